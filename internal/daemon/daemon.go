@@ -1,0 +1,207 @@
+// Package daemon is the one composer: it wires the receiver decoder (gps), the pulse pairing (pps) and the
+// servo (discipline), and publishes the servo's Snapshot to the server through a function it is given.
+//
+// It comes in two layers. Core is a deterministic state machine with no clock and no goroutines: it is fed
+// receiver bytes, PPS edges and ticks with explicit times, so the simulator can drive the very loop the
+// appliance runs through hours of virtual time in milliseconds. Run is the thin real-time shell around it:
+// a select over the edges' channels and one timer, nothing else. Concrete edges never appear here; they
+// arrive as channels, and the clock to steer as a timebase.Steerable.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/gpsntp/gpsntp/discipline"
+	"github.com/gpsntp/gpsntp/gps"
+	"github.com/gpsntp/gpsntp/internal/timebase"
+	"github.com/gpsntp/gpsntp/pps"
+)
+
+// Config wires a Core.
+type Config struct {
+	GPS     gps.Options
+	PPSBias time.Duration // latency of PPS timestamps, subtracted from each edge
+	Servo   discipline.Config
+	// Publish receives every new snapshot (the NTP server's Publish). It must not block.
+	Publish func(*timebase.Snapshot)
+}
+
+// View is an immutable picture of the loop for status readers on other goroutines.
+type View struct {
+	Snapshot  *timebase.Snapshot
+	Epoch     gps.Epoch // last epoch decoded
+	HaveEpoch bool
+	GPS       gps.Counts
+	PPS       pps.Counts
+	Steps     uint64
+	PPSOffset time.Duration // last paired offset, bias removed
+}
+
+// Core is the event-driven heart of the daemon. Its methods must be called from one goroutine; View may be
+// called from any.
+type Core struct {
+	dec     *gps.Decoder
+	pair    *pps.Pairer
+	servo   *discipline.Servo
+	publish func(*timebase.Snapshot)
+
+	lastEpoch gps.Epoch
+	haveEpoch bool
+	lastOff   time.Duration
+	nextTick  timebase.Instant
+	view      atomic.Pointer[View]
+}
+
+// NewCore builds the loop around a steerable clock.
+func NewCore(cfg Config, steer timebase.Steerable) (*Core, error) {
+	servo, err := discipline.New(cfg.Servo, steer)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: servo: %w", err)
+	}
+	c := &Core{
+		dec:     gps.NewDecoder(cfg.GPS),
+		pair:    pps.NewPairer(cfg.PPSBias),
+		servo:   servo,
+		publish: cfg.Publish,
+	}
+	if c.publish == nil {
+		c.publish = func(*timebase.Snapshot) {}
+	}
+	c.publish(timebase.Unsynchronized())
+	c.view.Store(&View{Snapshot: timebase.Unsynchronized()})
+	return c, nil
+}
+
+// Bytes feeds bytes read from the receiver at board time recv.
+func (c *Core) Bytes(p []byte, recv timebase.Instant) {
+	c.dec.Write(p, recv)
+	c.drainEpochs(recv)
+}
+
+// Edge feeds one captured PPS edge.
+func (c *Core) Edge(e timebase.Edge) {
+	c.pair.Edge(e)
+	c.updateView(e.Time)
+}
+
+// Tick lets time pass: completes quiet receiver epochs, moves the servo's state machine (holdover), and
+// publishes. It returns when it next wants to be called.
+func (c *Core) Tick(now timebase.Instant) timebase.Instant {
+	c.dec.Flush(now)
+	c.drainEpochs(now)
+	next := c.servo.Tick(now)
+	c.publish(c.servo.Snapshot(now))
+	c.updateView(now)
+	if d, ok := c.dec.Deadline(); ok && d < next {
+		next = d
+	}
+	c.nextTick = next
+	return next
+}
+
+// NextWake returns when Tick wants to be called, taking the decoder's pending deadline into account.
+func (c *Core) NextWake() timebase.Instant {
+	next := c.nextTick
+	if d, ok := c.dec.Deadline(); ok && (next == 0 || d < next) {
+		next = d
+	}
+	return next
+}
+
+func (c *Core) drainEpochs(now timebase.Instant) {
+	changed := false
+	for {
+		ep, ok := c.dec.Next()
+		if !ok {
+			break
+		}
+		changed = true
+		c.lastEpoch, c.haveEpoch = ep, true
+		if !ep.OnSecond() {
+			// A 5 Hz or 10 Hz receiver names fractions of a second too; only the epoch on the second
+			// belongs to a pulse.
+			continue
+		}
+		at, off, ok := c.pair.Label(ep.Label)
+		if !ok {
+			continue
+		}
+		c.lastOff = off
+		if c.servo.Sample(discipline.Sample{At: at, Offset: off}) {
+			// Edges captured before the step are on the old timescale.
+			c.pair.Reset()
+		}
+		c.publish(c.servo.Snapshot(at))
+	}
+	if changed {
+		c.updateView(now)
+	}
+}
+
+func (c *Core) updateView(now timebase.Instant) {
+	c.view.Store(&View{
+		Snapshot:  c.servo.Snapshot(now),
+		Epoch:     c.lastEpoch,
+		HaveEpoch: c.haveEpoch,
+		GPS:       c.dec.Counts(),
+		PPS:       c.pair.Counts(),
+		Steps:     c.servo.Steps(),
+		PPSOffset: c.lastOff,
+	})
+}
+
+// View returns the latest picture; safe from any goroutine.
+func (c *Core) View() *View { return c.view.Load() }
+
+// Chunk is one read from the receiver.
+type Chunk struct {
+	Data     []byte
+	Received timebase.Instant
+}
+
+// Inputs are the edges' channels. A nil channel is a source that is not configured; a closed one is a
+// source that went away (the edge reconnects and sends again on a new Inputs, or the daemon runs without it).
+type Inputs struct {
+	Bytes <-chan Chunk
+	Edges <-chan timebase.Edge
+}
+
+// Run drives core in real time until ctx ends. clock is the board clock (the one being steered), read only
+// to timestamp ticks.
+func Run(ctx context.Context, core *Core, clock timebase.Clock, in Inputs) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	bytes, edges := in.Bytes, in.Edges
+	rearm := func() {
+		d := core.NextWake().Sub(clock.Now())
+		if d < 0 {
+			d = 0
+		}
+		timer.Reset(d)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ch, ok := <-bytes:
+			if !ok {
+				bytes = nil
+				continue
+			}
+			core.Bytes(ch.Data, ch.Received)
+			rearm()
+		case e, ok := <-edges:
+			if !ok {
+				edges = nil
+				continue
+			}
+			core.Edge(e)
+		case <-timer.C:
+			core.Tick(clock.Now())
+			rearm()
+		}
+	}
+}
