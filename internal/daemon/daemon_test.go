@@ -11,13 +11,13 @@ import (
 
 // loop runs the real Core against a simulated world in virtual time.
 type loop struct {
-	t         *testing.T
-	w         *sim.World
-	core      *Core
-	last      *timebase.Snapshot
-	pending   *sim.Event // drawn from the world but beyond the end of the previous run
-	now       timebase.Instant
-	nextTick  timebase.Instant
+	t        *testing.T
+	w        *sim.World
+	core     *Core
+	last     *timebase.Snapshot
+	pending  *sim.Event // drawn from the world but beyond the end of the previous run
+	now      timebase.Instant
+	nextTick timebase.Instant
 }
 
 func newLoop(t *testing.T, cfg sim.Config) *loop {
