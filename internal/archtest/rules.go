@@ -65,7 +65,7 @@ func Classify(path string) Class {
 		return Leaf
 	case under("internal/daemon"):
 		return Composer
-	case under("internal/sim"), under("internal/loadgen"):
+	case under("internal/sim"), under("internal/loadgen"), under("internal/scenario"):
 		return Tool
 	case under("webui"):
 		return WebUI
@@ -99,7 +99,7 @@ const (
 	ruleEdgeNoEdge    = "rule: an edge never reaches another edge (each edge translates one device; the daemon composes them)"
 	ruleComposer      = "rule: internal/daemon never reaches a concrete edge (edges arrive as interfaces or channels, so the simulator can stand in)"
 	ruleWebUI         = "rule: webui never reaches an edge or the daemon's internals' edges (it reads a status provider only and cannot touch the time path)"
-	ruleToolsCmdOnly  = "rule: internal/sim and internal/loadgen are imported only by cmd/* and tests (simulation must never be wired into the product by accident)"
+	ruleToolsCmdOnly  = "rule: internal/sim, internal/scenario and internal/loadgen are imported only by cmd/* and tests (simulation must never be wired into the product by accident)"
 	ruleCoreWallClock = "rule: cores never read or wait on the wall clock (time.Now, time.Sleep, timers); pass now in and return wake-up times"
 )
 
