@@ -197,7 +197,14 @@ func (s *Servo) Sample(m Sample) (stepped bool) {
 	abs := math.Abs(x)
 	s.jitter = math.Sqrt(0.9*s.jitter*s.jitter + 0.1*x*x)
 	if s.state == timebase.StateHoldover {
-		s.state = timebase.StateLocking
+		// Back from holdover: a reference that agrees with the free-running clock resumes the lock at
+		// once; one that does not must earn it again.
+		if abs < s.cfg.UnlockThreshold.Seconds() {
+			s.state = timebase.StateLocked
+			s.lockedSince = m.At
+		} else {
+			s.state = timebase.StateLocking
+		}
 		s.holdFrom = 0
 	}
 

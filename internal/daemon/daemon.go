@@ -17,6 +17,7 @@ import (
 	"github.com/gpsntp/gpsntp/discipline"
 	"github.com/gpsntp/gpsntp/gps"
 	"github.com/gpsntp/gpsntp/internal/timebase"
+	"github.com/gpsntp/gpsntp/leap"
 	"github.com/gpsntp/gpsntp/pps"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	GPS     gps.Options
 	PPSBias time.Duration // latency of PPS timestamps, subtracted from each edge
 	Servo   discipline.Config
+	// Leap is the leap-second table (nil: the built-in copy); LeapMode is step (default) or smear.
+	Leap     *leap.Table
+	LeapMode leap.Mode
 	// Publish receives every new snapshot (the NTP server's Publish). It must not block.
 	Publish func(*timebase.Snapshot)
 }
@@ -38,6 +42,12 @@ type View struct {
 	PPS       pps.Counts
 	Steps     uint64
 	PPSOffset time.Duration // last paired offset, bias removed
+
+	Leap          leap.Decision   // what is known of leap seconds and from where, with warnings
+	LeapSchedule  leap.Schedule   // the next leap as scheduled
+	LeapKernel    leap.KernelFlag // the flag the kernel clock is armed with
+	LeapArtifacts uint64          // samples skipped because the leap second itself made them off by a second
+	LeapError     error           // the last failure to arm the kernel clock
 }
 
 // Core is the event-driven heart of the daemon. Its methods must be called from one goroutine; View may be
@@ -47,6 +57,12 @@ type Core struct {
 	pair    *pps.Pairer
 	servo   *discipline.Servo
 	publish func(*timebase.Snapshot)
+
+	leapCtl       *leap.Controller
+	leapClk       timebase.LeapClock // nil when the steered clock cannot apply leaps itself
+	leapOut       leap.Output
+	leapArtifacts uint64
+	leapErr       error
 
 	lastEpoch gps.Epoch
 	haveEpoch bool
@@ -61,12 +77,18 @@ func NewCore(cfg Config, steer timebase.Steerable) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: servo: %w", err)
 	}
+	table := cfg.Leap
+	if table == nil {
+		table = leap.Builtin()
+	}
 	c := &Core{
 		dec:     gps.NewDecoder(cfg.GPS),
 		pair:    pps.NewPairer(cfg.PPSBias),
 		servo:   servo,
 		publish: cfg.Publish,
+		leapCtl: leap.NewController(table, cfg.LeapMode),
 	}
+	c.leapClk, _ = steer.(timebase.LeapClock)
 	if c.publish == nil {
 		c.publish = func(*timebase.Snapshot) {}
 	}
@@ -93,8 +115,12 @@ func (c *Core) Tick(now timebase.Instant) timebase.Instant {
 	c.dec.Flush(now)
 	c.drainEpochs(now)
 	next := c.servo.Tick(now)
-	c.publish(c.servo.Snapshot(now))
+	c.leapTick(now)
+	c.publishAt(now)
 	c.updateView(now)
+	if w := c.leapOut.Wake; w != 0 && w > now && w < next {
+		next = w
+	}
 	if d, ok := c.dec.Deadline(); ok && d < next {
 		next = d
 	}
@@ -130,26 +156,84 @@ func (c *Core) drainEpochs(now timebase.Instant) {
 			continue
 		}
 		c.lastOff = off
+		if c.leapOut.Schedule.Artifact(at, off) {
+			// The kernel and the receiver apply the leap second at instants that need not agree to the
+			// second (a receiver may label 23:59:60 as 00:00:00, or apply the leap late): a sample a whole
+			// second off next to a leap is the leap itself, not a clock error, and must not be stepped on.
+			c.leapArtifacts++
+			continue
+		}
 		if c.servo.Sample(discipline.Sample{At: at, Offset: off}) {
 			// Edges captured before the step are on the old timescale.
 			c.pair.Reset()
 		}
-		c.publish(c.servo.Snapshot(at))
+		c.leapTick(at)
+		c.publishAt(at)
 	}
 	if changed {
 		c.updateView(now)
 	}
 }
 
+// leapTick updates the leap-second decision from the table and the receiver, and arms or disarms the
+// kernel clock's leap flag when the schedule says so.
+func (c *Core) leapTick(now timebase.Instant) {
+	synced := c.servo.Snapshot(now).Leap != timebase.LeapUnsync
+	c.leapOut = c.leapCtl.Tick(leapReceiver(c.lastEpoch.Leap), now, synced)
+	if c.leapOut.SetKernel && c.leapClk != nil {
+		li := timebase.LeapNone
+		switch c.leapOut.Kernel {
+		case leap.KernelInsert:
+			li = timebase.LeapInsert
+		case leap.KernelDelete:
+			li = timebase.LeapDelete
+		}
+		if err := c.leapClk.SetLeap(li); err != nil {
+			c.leapErr = fmt.Errorf("daemon: SetLeap(%v): %w", li, err)
+			return
+		}
+		c.leapErr = nil
+		c.leapCtl.KernelApplied(c.leapOut.Kernel)
+	}
+}
+
+// servedSnapshot is the servo's snapshot with the leap indicator the schedule calls for: the servo knows
+// whether the box is synchronized (LI=3 or not), the leap schedule which warning a synchronized box gives.
+func (c *Core) servedSnapshot(now timebase.Instant) *timebase.Snapshot {
+	snap := c.servo.Snapshot(now)
+	if snap.Leap != timebase.LeapUnsync && c.leapOut.Leap != timebase.LeapUnsync && c.leapOut.Leap != snap.Leap {
+		cp := *snap
+		cp.Leap = c.leapOut.Leap
+		snap = &cp
+	}
+	return snap
+}
+
+func (c *Core) publishAt(now timebase.Instant) { c.publish(c.servedSnapshot(now)) }
+
+// leapReceiver carries the receiver's leap information over to the leap package's type.
+func leapReceiver(l gps.Leap) leap.Receiver {
+	return leap.Receiver{
+		Known: l.Known, Current: l.Current, Default: l.Default, Source: l.Source,
+		ChangeKnown: l.ChangeKnown, Change: l.Change, Event: l.Event, EventKnown: l.EventKnown,
+	}
+}
+
 func (c *Core) updateView(now timebase.Instant) {
 	c.view.Store(&View{
-		Snapshot:  c.servo.Snapshot(now),
+		Snapshot:  c.servedSnapshot(now),
 		Epoch:     c.lastEpoch,
 		HaveEpoch: c.haveEpoch,
 		GPS:       c.dec.Counts(),
 		PPS:       c.pair.Counts(),
 		Steps:     c.servo.Steps(),
 		PPSOffset: c.lastOff,
+
+		Leap:          c.leapOut.Decision,
+		LeapSchedule:  c.leapOut.Schedule,
+		LeapKernel:    c.leapOut.Kernel,
+		LeapArtifacts: c.leapArtifacts,
+		LeapError:     c.leapErr,
 	})
 }
 

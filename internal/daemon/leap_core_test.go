@@ -74,6 +74,20 @@ func (b *leapBoard) SetFrequency(ppm float64) error {
 }
 func (b *leapBoard) SetStatus(bool, time.Duration, time.Duration) error { return nil }
 
+// SetLeap arms the kernel's leap flag, as adjtimex's STA_INS and STA_DEL do.
+func (b *leapBoard) SetLeap(li timebase.LeapIndicator) error {
+	b.advance(b.now)
+	switch li {
+	case timebase.LeapInsert:
+		b.flag = leap.KernelInsert
+	case timebase.LeapDelete:
+		b.flag = leap.KernelDelete
+	default:
+		b.flag = leap.KernelNone
+	}
+	return nil
+}
+
 // receiverLeap is how the simulated receiver labels the seconds around an inserted leap second.
 type receiverLeap int
 
@@ -115,11 +129,10 @@ func runCoreAcross(t *testing.T, ev leap.Event, table *leap.Table, mode receiver
 	var last *timebase.Snapshot
 	// The decoder's week-rollover floor defaults to the build era; a 2016 scenario must lower it.
 	gcfg := gps.Options{Floor: ev.At - 365*86400*timebase.Second}
-	core, err := NewCore(Config{GPS: gcfg, Publish: func(s *timebase.Snapshot) { last = s }}, b)
+	core, err := NewCore(Config{GPS: gcfg, Leap: table, Publish: func(s *timebase.Snapshot) { last = s }}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl := leap.NewController(table, leap.ModeStep)
 	var rec leap.Recorder
 	var res leapRunResult
 
@@ -154,23 +167,20 @@ func runCoreAcross(t *testing.T, ev leap.Event, table *leap.Table, mode receiver
 		}
 		core.Tick(board)
 
-		// The daemon's leap wiring: the receiver said nothing about leap seconds here (RMC only), so the
-		// table alone announces it.
-		snap := core.View().Snapshot
-		synced := snap.Leap != timebase.LeapUnsync
-		o := ctl.Tick(leap.Receiver{}, board, synced)
-		if o.SetKernel {
-			b.flag = o.Kernel
-			ctl.KernelApplied(o.Kernel)
-		}
-		rec.Observe(u, board, 0, o.Leap, b.flag, o.Decision.Warnings)
+		// The Core's own leap wiring arms the board: the receiver says nothing about leap seconds here (RMC
+		// only), so the table alone announces it.
+		v := core.View()
+		snap := v.Snapshot
+		rec.Observe(u, board, 0, snap.Leap, b.flag, v.Leap.Warnings)
 
 		if u == crossFrom {
 			res.lockedBefore = snap.State == timebase.StateLocked
 			stepsAtCross = core.View().Steps
 		}
 		if u >= crossFrom && u < crossTo && last != nil {
-			if snap.State != timebase.StateLocked {
+			// The samples right around the leap are dropped on purpose, so a few seconds of holdover at
+			// stratum 1 are honest; falling back to locking (LI=3) or stepping is not.
+			if snap.State != timebase.StateLocked && snap.State != timebase.StateHoldover {
 				res.lostLock = true
 			}
 			res.maxOffset = max(res.maxOffset, snap.Offset.Abs())

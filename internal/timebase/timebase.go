@@ -302,3 +302,10 @@ type Steerable interface {
 	// STA_UNSYNC, esterror and maxerror).
 	SetStatus(synced bool, estError, maxError time.Duration) error
 }
+
+// LeapClock is implemented by a Steerable that can insert or delete a leap second itself, as the Linux
+// kernel does with STA_INS and STA_DEL: armed on the leap day, it applies the leap at the next UTC midnight.
+// SetLeap takes LeapInsert, LeapDelete, or LeapNone to disarm.
+type LeapClock interface {
+	SetLeap(li LeapIndicator) error
+}
