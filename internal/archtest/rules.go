@@ -43,7 +43,7 @@ func (c Class) String() string { return classNames[c] }
 // edges lists the edge packages by path below the module; everything else below a core's path is core.
 var edges = []string{
 	"gps/serialdev", "pps/kpps", "pps/gpiocdev", "discipline/adjtimex", "discipline/dacosc",
-	"ntpserve/udp", "ntpserve/ntske", "leap/kernel",
+	"ntpserve/udp", "ntpserve/ntske", "leap/kernel", "internal/statefile",
 }
 
 var cores = []string{"gps", "pps", "discipline", "leap", "ntpserve", "board"}
