@@ -24,6 +24,7 @@ import (
 // Config wires a Core.
 type Config struct {
 	GPS     gps.Options
+	PPS     pps.Config    // pairing and gates; its Bias defaults to PPSBias
 	PPSBias time.Duration // latency of PPS timestamps, subtracted from each edge
 	Servo   discipline.Config
 	// Leap is the leap-second table (nil: the built-in copy); LeapMode is step (default) or smear.
@@ -42,6 +43,7 @@ type View struct {
 	PPS       pps.Counts
 	Steps     uint64
 	PPSOffset time.Duration // last paired offset, bias removed
+	PPSJitter time.Duration // the pairer's robust spread of recent offsets
 
 	Leap          leap.Decision   // what is known of leap seconds and from where, with warnings
 	LeapSchedule  leap.Schedule   // the next leap as scheduled
@@ -81,9 +83,16 @@ func NewCore(cfg Config, steer timebase.Steerable) (*Core, error) {
 	if table == nil {
 		table = leap.Builtin()
 	}
+	if cfg.PPS.Bias == 0 {
+		cfg.PPS.Bias = cfg.PPSBias
+	}
+	pair, err := pps.New(cfg.PPS)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: pps: %w", err)
+	}
 	c := &Core{
 		dec:     gps.NewDecoder(cfg.GPS),
-		pair:    pps.NewPairer(cfg.PPSBias),
+		pair:    pair,
 		servo:   servo,
 		publish: cfg.Publish,
 		leapCtl: leap.NewController(table, cfg.LeapMode),
@@ -146,6 +155,15 @@ func (c *Core) drainEpochs(now timebase.Instant) {
 		}
 		changed = true
 		c.lastEpoch, c.haveEpoch = ep, true
+		if tp := ep.TimePulse; tp.Valid && tp.QErrValid {
+			// u-blox TIM-TP announces the quantization error of the next pulse: the pairer corrects
+			// that pulse's timestamp by it, removing the sawtooth.
+			q := pps.QErr{PS: tp.QErrPS, Received: ep.Label.Received}
+			if tp.PulseKnown {
+				q.Pulse = tp.Pulse
+			}
+			c.pair.QErr(q)
+		}
 		if !ep.OnSecond() {
 			// A 5 Hz or 10 Hz receiver names fractions of a second too; only the epoch on the second
 			// belongs to a pulse.
@@ -228,6 +246,7 @@ func (c *Core) updateView(now timebase.Instant) {
 		PPS:       c.pair.Counts(),
 		Steps:     c.servo.Steps(),
 		PPSOffset: c.lastOff,
+		PPSJitter: c.pair.Jitter(),
 
 		Leap:          c.leapOut.Decision,
 		LeapSchedule:  c.leapOut.Schedule,
