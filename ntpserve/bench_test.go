@@ -25,8 +25,8 @@ func TestHandleZeroAlloc(t *testing.T) {
 	s := mustServer(t, Config{Rate: 1, Burst: 1, Allow: prefixes("10.0.0.0/8 2001:db8::/32"), Deny: prefixes("10.66.0.0/16")}, clk)
 	s.Publish(lockedSnapshot(t0))
 	v4 := request(4, wire.ModeClient, 6)
-	nts := withTrailer(v4, field(0x0104, 32), field(0x0204, 100), field(0x0404, 36))
-	resp := make([]byte, len(nts))
+	ext := withTrailer(v4, field(0x2005, 32), field(0x2006, 100), field(0x2007, 36))
+	resp := make([]byte, len(ext))
 	zoned := netip.MustParseAddrPort("[2001:db8::1%eth0]:123")
 	clients := benchClients(256, 1)
 	var rx timebase.Instant = t0
@@ -43,7 +43,7 @@ func TestHandleZeroAlloc(t *testing.T) {
 		}},
 		{"served with extension fields, zoned IPv6", func() {
 			rx += timebase.Second
-			if s.Handle(resp, nts, zoned, rx) != 48 {
+			if s.Handle(resp, ext, zoned, rx) != 48 {
 				t.Fatal("not served")
 			}
 		}},
@@ -54,7 +54,7 @@ func TestHandleZeroAlloc(t *testing.T) {
 		{"rate limited", func() { s.Handle(resp, v4, clients[1], t0) }},
 		{"denied", func() { s.Handle(resp, v4, netip.MustParseAddrPort("10.66.0.1:123"), rx) }},
 		{"malformed", func() { s.Handle(resp, v4[:30], clients[2], rx) }},
-		{"malformed extension", func() { s.Handle(resp, withTrailerNoAlloc(nts), clients[2], rx) }},
+		{"malformed extension", func() { s.Handle(resp, withTrailerNoAlloc(ext), clients[2], rx) }},
 		{"ignored", func() { s.Handle(resp, []byte{0x26, 0, 0, 0}, clients[3], rx) }},
 	} {
 		if allocs := testing.AllocsPerRun(500, tt.run); allocs != 0 {
@@ -63,8 +63,8 @@ func TestHandleZeroAlloc(t *testing.T) {
 	}
 }
 
-// withTrailerNoAlloc returns nts cut inside its second field, a malformed layout, without allocating.
-func withTrailerNoAlloc(nts []byte) []byte { return nts[:wire.HeaderLen+36+40] }
+// withTrailerNoAlloc returns ext cut inside its second field, a malformed layout, without allocating.
+func withTrailerNoAlloc(ext []byte) []byte { return ext[:wire.HeaderLen+36+40] }
 
 // benchClock is a clock as cheap as a clock can be, so the benchmark measures the handler.
 type benchClock struct{ t atomic.Int64 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/netip"
 	"time"
+
+	"github.com/gpsntp/gpsntp/ntpserve/nts"
 )
 
 // Defaults for Config fields left at zero (Rate excepted: a zero Rate turns rate limiting off).
@@ -53,6 +55,11 @@ type Config struct {
 	// KoDInterval is the least time between two RATE Kiss-o'-Death replies to one client; requests over
 	// the limit in between get no reply at all. 0 means DefaultKoDInterval.
 	KoDInterval time.Duration
+
+	// NTS, if not nil, authenticates NTS requests (RFC 8915) and completes their replies; it is shared with
+	// the NTS-KE edge, which seals cookies with the same master keys. With NTS nil, requests carrying NTS
+	// fields get no reply: an NTS request is never answered without authentication.
+	NTS *nts.Processor
 
 	// Allow and Deny are access rules by prefix, IPv4 or IPv6 (IPv4-mapped IPv6 prefixes of length >= 96
 	// count as IPv4). The most specific matching prefix decides. A client no rule matches is allowed if

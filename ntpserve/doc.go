@@ -15,15 +15,21 @@
 // the box free-runs. The poll field echoes the client's poll clamped to [MinPoll, MaxPoll]. No header field
 // is a constant of this package, except those of a Kiss-o'-Death.
 //
-// # Why every reply is 48 bytes
+// # Why a reply is never longer than its request
 //
-// The reply carries no extension fields and no MAC, so it is exactly 48 bytes and never longer than the
+// A plain reply carries no extension fields and no MAC, so it is exactly 48 bytes and never longer than the
 // request, which is at least 48 bytes. A UDP server that answers forged source addresses must never be an
 // amplifier: a reply no larger than its request gives an attacker nothing to gain by reflecting through us.
 // Extension fields and a legacy MAC in a request are validated for layout and skipped (this server has no
-// symmetric keys; a client that insists on authentication discards the unauthenticated reply). NTS, which
-// needs extension fields in replies, will answer only requests whose own extension fields make them at
-// least as long.
+// symmetric keys; a client that insists on authentication discards the unauthenticated reply).
+//
+// NTS (RFC 8915; Config.NTS, see ntpserve/nts) is the one reply with extension fields: the Unique
+// Identifier echo and an authenticator with fresh cookies. It is exactly as long as the request, because
+// the client pays for each cookie it wants with a placeholder of the same size. An NTS request is never
+// answered unauthenticated: it gets an authenticated reply, an NTS NAK (kiss code NTSN, the identifier
+// echoed, shorter than the request) when its cookie or authenticator is refused, or nothing when its NTS
+// fields are malformed or NTS is off. Rate limiting and access rules run first, so a flood cannot make the
+// server spend AES on it beyond each client's rate.
 //
 // # What gets no reply, and how it is counted
 //
@@ -41,7 +47,9 @@
 //     empty or a MAC. Packets of other modes are classified from their first byte only, as their layouts
 //     differ; they count as ignored whatever follows.
 //   - RateLimited: the client is over its limit; some of these get a KoD (KoDSent), the rest silence.
-//   - Served.
+//   - Served (NTSServed counts those that were NTS-authenticated).
+//   - NTSNAK: an NTS request whose cookie or authenticator was refused, answered with an NTS NAK.
+//   - NTSDropped: an NTS request with malformed NTS fields, or any NTS request while NTS is off.
 //   - Errors: the caller passed a reply buffer shorter than 48 bytes.
 //
 // The checks run in that order, so a denied source is never parsed and malformed or ignored packets never
@@ -75,7 +83,9 @@
 //
 // # Cost
 //
-// Handle does not allocate: the request decodes into a stack value, the reply is marshalled into the
-// caller's buffer, errors are sentinels, and the published snapshot is pre-digested into a reply template
-// by Publish. BenchmarkHandle and TestHandleZeroAlloc hold this.
+// Handle does not allocate for plain NTP: the request decodes into a stack value, the reply is marshalled
+// into the caller's buffer, errors are sentinels, and the published snapshot is pre-digested into a reply
+// template by Publish. BenchmarkHandle and TestHandleZeroAlloc hold this. An NTS request costs a few
+// allocations (the AES key schedules of the session keys: crypto/aes cannot expand a key in place), about
+// 2 KB, and a few microseconds of AES (BenchmarkHandleNTS).
 package ntpserve

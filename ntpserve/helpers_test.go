@@ -81,7 +81,8 @@ func mac(n int) []byte {
 }
 
 // handle runs one request through s with a fresh reply buffer and checks the invariants every call must
-// keep: the reply is 0 or 48 bytes, never longer than the request, and nothing is written past it.
+// keep: the reply is 0 or 48 bytes (these tests send no NTS), never longer than the request, and nothing
+// is written past it.
 func handle(t testing.TB, s *Server, req []byte, client netip.AddrPort, rx timebase.Instant) (wire.Header, int) {
 	t.Helper()
 	resp := bytes.Repeat([]byte{0xee}, max(len(req), wire.HeaderLen)+16)
@@ -130,7 +131,7 @@ func lockedSnapshot(ref timebase.Instant) *timebase.Snapshot {
 	}
 }
 
-// outcomes returns the six outcome counters and KoDSent of st as a comparable array.
-func outcomes(st Stats) [7]uint64 {
-	return [7]uint64{st.Served, st.RateLimited, st.KoDSent, st.Denied, st.Malformed, st.Ignored, st.Errors}
+// outcomes returns the eight outcome counters and KoDSent of st as a comparable array.
+func outcomes(st Stats) [9]uint64 {
+	return [9]uint64{st.Served, st.RateLimited, st.KoDSent, st.Denied, st.Malformed, st.Ignored, st.Errors, st.NTSNAK, st.NTSDropped}
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gpsntp/gpsntp/internal/timebase"
+	"github.com/gpsntp/gpsntp/ntpserve/nts"
 	"github.com/gpsntp/gpsntp/ntpserve/wire"
 )
 
@@ -15,16 +16,20 @@ import (
 // being specified, and its clients fall back to v4 when a server stays silent.
 const maxVersion = 4
 
-// kissRATE is the reference id of a rate Kiss-o'-Death.
-var kissRATE = timebase.RefIDFromString("RATE")
+// Kiss codes: RATE (rate limit) and NTSN (NTS NAK, RFC 8915 section 5.7).
+var (
+	kissRATE = timebase.RefIDFromString("RATE")
+	kissNTSN = timebase.RefIDFromString("NTSN")
+)
 
 // Server is the NTP server's policy: it turns one request datagram into one reply, or none. It reads time
 // only through the injected clock and holds no sockets. It is safe for concurrent use by many goroutines.
 type Server struct {
 	clock    timebase.Clock
 	acl      accessRules
-	lim      *limiter // nil when rate limiting is off
-	ratePoll int8     // the poll a RATE KoD advertises
+	lim      *limiter       // nil when rate limiting is off
+	ratePoll int8           // the poll a RATE KoD advertises
+	nts      *nts.Processor // nil: NTS off
 	pub      atomic.Pointer[published]
 	ctr      *counters // a separate allocation, so its cache lines hold nothing else
 }
@@ -49,7 +54,7 @@ func NewServer(cfg Config, clock timebase.Clock) (*Server, error) {
 	if err != nil { // unreachable after Validate; kept so a future change cannot drop the rules silently
 		return nil, fmt.Errorf("ntpserve.NewServer: %w", err)
 	}
-	s := &Server{clock: clock, acl: acl, ctr: new(counters)}
+	s := &Server{clock: clock, acl: acl, ctr: new(counters), nts: cfg.NTS}
 	if cfg.Rate > 0 {
 		s.lim = newLimiter(cfg.Rate, cfg.Burst, cfg.IPv6Prefix, cfg.Clients, cfg.KoDInterval, limShards)
 		s.ratePoll = ratePoll(cfg.Rate)
@@ -89,8 +94,9 @@ func (s *Server) Publish(snap *timebase.Snapshot) {
 
 // Handle answers one datagram. req is the request; resp is the reply buffer, of at least 48 bytes. client
 // is the request's source and rx its receive time on the served timescale. Handle returns the reply length
-// (always 48, never more than len(req)), or 0 when no reply is to be sent. The transmit timestamp is read
-// from the clock as the last step. Handle does not allocate.
+// (48, or for NTS as long as the request; never more than len(req)), or 0 when no reply is to be sent. The transmit timestamp is read
+// from the clock as the last step (NTS then seals the reply's fields over it). Handle does not allocate for
+// plain NTP.
 func (s *Server) Handle(resp, req []byte, client netip.AddrPort, rx timebase.Instant) int {
 	addr := client.Addr().Unmap().WithZone("")
 	port := client.Port()
@@ -132,14 +138,63 @@ func (s *Server) Handle(resp, req []byte, client netip.AddrPort, rx timebase.Ins
 			if !kod {
 				return 0
 			}
-			n := s.kiss(resp, &q)
+			n := s.kiss(resp, &q, kissRATE, max(clampPoll(q.Poll), s.ratePoll))
 			if n > 0 {
 				ctr.add(outKoDSent)
 			}
 			return n
 		}
 	}
+	if version == 4 && len(req) > wire.HeaderLen {
+		return s.handleNTS(resp, req, &q, rx, ctr)
+	}
 	return s.serve(resp, &q, rx, ctr)
+}
+
+// handleNTS answers an NTPv4 request that has extension fields: plain NTP if none is an NTS field;
+// otherwise an authenticated reply, an NTS NAK, or nothing. The costly work (cookie, authenticator, fresh
+// cookies) is done by Open before serve reads the transmit timestamp; Reply then seals the reply's fields
+// over the finished header, transmit timestamp included.
+func (s *Server) handleNTS(resp, req []byte, q *wire.Header, rx timebase.Instant, ctr *counterStripe) int {
+	if s.nts == nil {
+		if nts.IsRequest(req) {
+			ctr.add(outNTSDropped)
+			return 0
+		}
+		return s.serve(resp, q, rx, ctr)
+	}
+	x, v := s.nts.Open(req)
+	defer s.nts.Release(x)
+	switch v {
+	case nts.NotNTS:
+		return s.serve(resp, q, rx, ctr)
+	case nts.NAK:
+		n, err := x.AppendNAK(resp, s.kiss(resp, q, kissNTSN, clampPoll(q.Poll)))
+		if err != nil {
+			ctr.add(outErrors)
+			return 0
+		}
+		ctr.add(outNTSNAK)
+		return n
+	case nts.Authentic:
+		if len(resp) < x.ReplyLen() {
+			ctr.add(outErrors)
+			return 0
+		}
+		n := s.serve(resp, q, rx, ctr)
+		if n == 0 {
+			return 0
+		}
+		n, err := x.Reply(resp, n)
+		if err != nil { // unreachable: Open planned the reply for this request and resp has room
+			ctr.add(outErrors)
+			return 0
+		}
+		ctr.add(outNTSServed)
+		return n
+	}
+	ctr.add(outNTSDropped)
+	return 0
 }
 
 // replyable reports whether a reply may be addressed to addr:port. A datagram's source address is not
@@ -174,18 +229,18 @@ func (s *Server) serve(resp []byte, q *wire.Header, rx timebase.Instant, ctr *co
 	return n
 }
 
-// kiss writes a RATE Kiss-o'-Death for q into resp. As ntpd does, it reveals nothing about our clock: all
-// three timestamps are the client's own transmit timestamp (the origin must be, so the client can match
-// the KoD to its request), and the other fields are zero. The poll field advertises the interval the
-// limit sustains, which a client honouring the kiss adopts.
-func (s *Server) kiss(resp []byte, q *wire.Header) int {
+// kiss writes a Kiss-o'-Death with the given code for q into resp. As ntpd does, it reveals nothing about
+// our clock: all three timestamps are the client's own transmit timestamp (the origin must be, so the
+// client can match the KoD to its request), and the other fields are zero. For RATE the poll field
+// advertises the interval the limit sustains, which a client honouring the kiss adopts.
+func (s *Server) kiss(resp []byte, q *wire.Header, code timebase.RefID, poll int8) int {
 	h := wire.Header{
 		Leap:         timebase.LeapUnsync,
 		Version:      q.Version,
 		Mode:         wire.ModeServer,
 		Stratum:      0, // with a four-letter refid: a kiss code
-		Poll:         max(clampPoll(q.Poll), s.ratePoll),
-		RefID:        kissRATE,
+		Poll:         poll,
+		RefID:        code,
 		OriginTime:   q.TransmitTime,
 		ReceiveTime:  q.TransmitTime,
 		TransmitTime: q.TransmitTime,

@@ -3,12 +3,16 @@ package ntpserve
 import "sync/atomic"
 
 // Stats counts Handle's outcomes. Every call to Handle ends in exactly one of Served, RateLimited,
-// Denied, Malformed, Ignored or Errors; KoDSent counts the rate-limited requests that got a KoD. Each
+// Denied, Malformed, Ignored, NTSNAK, NTSDropped or Errors; KoDSent counts the rate-limited requests that
+// got a KoD, NTSServed the served requests that were NTS-authenticated. Each
 // counter is read atomically, but not all of them at one instant: under load, a Stats taken while requests
 // are being handled may be a few requests apart between fields.
 type Stats struct {
-	Requests    uint64 // calls to Handle: the sum of the six outcomes
-	Served      uint64 // answered with time (mode 4, 48 bytes)
+	Requests    uint64 // calls to Handle: the sum of the eight outcomes
+	Served      uint64 // answered with time (mode 4)
+	NTSServed   uint64 // of Served, those authenticated with NTS (as long as their request)
+	NTSNAK      uint64 // NTS requests answered with an NTS NAK (cookie or authenticator refused)
+	NTSDropped  uint64 // NTS requests not answered: malformed NTS fields, no room, or NTS disabled
 	RateLimited uint64 // over the client's limit: a RATE KoD or no reply
 	KoDSent     uint64 // of RateLimited, those answered with a RATE Kiss-o'-Death
 	Denied      uint64 // refused by the access rules, or from an address no reply can go to
@@ -31,12 +35,15 @@ const (
 	outMalformed
 	outIgnored
 	outErrors
+	outNTSServed
+	outNTSNAK
+	outNTSDropped
 	numOutcomes
 )
 
 // Counters are striped: each Handle adds to one stripe chosen by the client address, so goroutines on
 // different cores serving different clients mostly touch different cache lines (an atomic add on a line
-// another core just wrote costs a cache-line transfer every time). A stripe's counters fill 56 bytes of a
+// another core just wrote costs a cache-line transfer every time). A stripe's counters fill 80 bytes of a
 // 128-byte stride, so no two stripes' counters can share a 64-byte cache line whatever the alignment.
 const (
 	stripeBits  = 5
@@ -75,7 +82,10 @@ func (c *counters) snapshot() Stats {
 		Malformed:   sum[outMalformed],
 		Ignored:     sum[outIgnored],
 		Errors:      sum[outErrors],
+		NTSServed:   sum[outNTSServed],
+		NTSNAK:      sum[outNTSNAK],
+		NTSDropped:  sum[outNTSDropped],
 	}
-	st.Requests = st.Served + st.RateLimited + st.Denied + st.Malformed + st.Ignored + st.Errors
+	st.Requests = st.Served + st.RateLimited + st.Denied + st.Malformed + st.Ignored + st.Errors + st.NTSNAK + st.NTSDropped
 	return st
 }
