@@ -303,8 +303,35 @@ func Run(ctx context.Context, core *Core, clock timebase.Clock, in Inputs) error
 			}
 			core.Edge(e)
 		case <-timer.C:
+			// Events already queued happened before this tick: feed them first, or the tick could close
+			// a receiver epoch as quiet while the rest of its bytes wait in the channel (select picks
+			// among ready cases at random).
+			bytes, edges = drain(core, bytes, edges)
 			core.Tick(clock.Now())
 			rearm()
+		}
+	}
+}
+
+// drain feeds every event already waiting on the channels, without blocking. It returns the channels,
+// nil for one that was found closed.
+func drain(core *Core, bytes <-chan Chunk, edges <-chan timebase.Edge) (<-chan Chunk, <-chan timebase.Edge) {
+	for {
+		select {
+		case ch, ok := <-bytes:
+			if !ok {
+				bytes = nil
+				continue
+			}
+			core.Bytes(ch.Data, ch.Received)
+		case e, ok := <-edges:
+			if !ok {
+				edges = nil
+				continue
+			}
+			core.Edge(e)
+		default:
+			return bytes, edges
 		}
 	}
 }

@@ -20,6 +20,8 @@ type Status struct {
 	NTP     NTP     `json:"ntp"`
 	GPS     GPS     `json:"gps"`
 	PPS     PPS     `json:"pps"`
+	// Sources lists the time sources, one line each in `gpsntpctl sources`, like ntpq -p.
+	Sources []Source `json:"sources"`
 }
 
 // Sync is what the discipline publishes and the server serves.
@@ -51,6 +53,9 @@ type NTP struct {
 	Denied      uint64   `json:"denied"`
 	Malformed   uint64   `json:"malformed"`
 	Ignored     uint64   `json:"ignored"`
+	// ClientsTracked is the number of client addresses (IPv6 by prefix) the rate limiter holds: the unique
+	// clients seen recently, up to its capacity.
+	ClientsTracked uint64 `json:"clients_tracked"`
 }
 
 // GPS is the receiver as the decoder sees it.
@@ -66,7 +71,78 @@ type GPS struct {
 	SentencesOK  uint64 `json:"sentences_ok"`
 	SentencesBad uint64 `json:"sentences_bad"`
 	Epochs       uint64 `json:"epochs"`
+
+	Firmware string `json:"firmware,omitempty"`
+	Antenna  string `json:"antenna,omitempty"` // the receiver's antenna status, e.g. "OK", "OPEN"
+	// Position is absent when the receiver reported none.
+	Position *Position `json:"position,omitempty"`
+	HDOP     float64   `json:"hdop,omitempty"`
+	PDOP     float64   `json:"pdop,omitempty"`
+	TDOP     float64   `json:"tdop,omitempty"`
+	// Constellations has one entry per satellite system in view or used, in a fixed order (gps, sbas,
+	// glonass, galileo, beidou, qzss, navic).
+	Constellations []Constellation `json:"constellations"`
+	// Sky is the latest sky view the receiver sent (GSV or NAV-SAT); receivers send it every few epochs,
+	// so it may be a few seconds older than the fix. SkyTime says when it was received.
+	Sky     []Sat  `json:"sky"`
+	SkyTime string `json:"sky_time,omitempty"`
 }
+
+// Position is the antenna position, WGS84.
+type Position struct {
+	LatDeg float64  `json:"lat_deg"`
+	LonDeg float64  `json:"lon_deg"`
+	AltM   *float64 `json:"alt_m,omitempty"` // metres above mean sea level, absent when not reported
+}
+
+// Constellation summarises one satellite system.
+type Constellation struct {
+	Name    string  `json:"name"` // gps, sbas, glonass, galileo, beidou, qzss, navic
+	Used    int     `json:"used"`
+	Visible int     `json:"visible"`
+	Tracked int     `json:"tracked"`  // in view with a C/N0 reading
+	MeanCN0 float64 `json:"mean_cn0"` // dB-Hz over tracked satellites
+	MaxCN0  int     `json:"max_cn0"`  // dB-Hz
+}
+
+// Sat is one satellite of the sky view.
+type Sat struct {
+	Constellation string `json:"constellation"`
+	PRN           int    `json:"prn"`
+	// ElevationDeg and AzimuthDeg are absent when the receiver did not report the satellite's position.
+	ElevationDeg *int `json:"elevation_deg,omitempty"`
+	AzimuthDeg   *int `json:"azimuth_deg,omitempty"`
+	CN0          int  `json:"cn0"` // dB-Hz, 0 when not tracked
+	Used         bool `json:"used"`
+}
+
+// Source is one time source as `gpsntpctl sources` lists it.
+type Source struct {
+	Name string `json:"name"` // e.g. "GPS", "PPS"
+	Kind string `json:"kind"` // "receiver" (labels seconds), "pps" (marks them), later "oscillator", "peer"
+	// Reach is an 8-bit shift register of the source's last eight polls (one per second for GPS and
+	// PPS), newest in bit 0: 1 when the source delivered a usable sample in that poll. Printed in octal
+	// (377 = all eight), as ntpq and chronyc do.
+	Reach uint8 `json:"reach"`
+	// OffsetS is the source's last offset: for PPS the pulse against the board clock, for GPS the delay
+	// of the receiver's message after the second it names (its serial latency).
+	OffsetS float64 `json:"offset_s"`
+	JitterS float64 `json:"jitter_s"` // standard deviation of its last eight offsets
+	// Tally is the selection code of ntpq -p: "*" selected, "+" candidate, "-" outlier, "x" falseticker,
+	// " " rejected (or not heard from).
+	Tally    string `json:"tally"`
+	LastSeen string `json:"last_seen,omitempty"` // when it last delivered a usable sample
+	Note     string `json:"note,omitempty"`      // why it has its tally, in a few words
+}
+
+// Tally codes, as ntpq -p prints them.
+const (
+	TallySelected    = "*"
+	TallyCandidate   = "+"
+	TallyOutlier     = "-"
+	TallyFalseticker = "x"
+	TallyRejected    = " "
+)
 
 // PPS is the pulse capture and its pairing with receiver labels.
 type PPS struct {

@@ -1,0 +1,237 @@
+package webui
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gpsntp/gpsntp/internal/status"
+)
+
+// pageView is what the templates see: the document plus the words and pictures made from it.
+type pageView struct {
+	S        status.Status
+	Headline string
+	Tone     Tone
+	Uptime   string
+	Range    string // "1h" or "1d"
+	Sky      template.HTML
+	CN0      template.HTML
+	Charts   []template.HTML
+	History  bool
+}
+
+func (h *handler) view(r Range, withCharts bool) pageView {
+	s := h.p()
+	hl, tone := headline(s)
+	v := pageView{
+		S: s, Headline: hl, Tone: tone, Range: r.String(), History: h.hist != nil,
+		Uptime: humanDuration(time.Duration(s.UptimeS * float64(time.Second))),
+		Sky:    template.HTML(renderSky(s.GPS.Sky)), // #nosec: built by renderSky, which escapes its text
+		CN0:    template.HTML(renderCN0(s.GPS.Sky)),
+	}
+	if withCharts {
+		for _, svg := range h.chartSVGs(r) {
+			v.Charts = append(v.Charts, template.HTML(svg))
+		}
+	}
+	return v
+}
+
+func (h *handler) render(w http.ResponseWriter, name string, v pageView) {
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, v); err != nil {
+		http.Error(w, "rendering "+name+": "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	_, _ = w.Write(b.Bytes())
+}
+
+func (h *handler) page(w http.ResponseWriter, r *http.Request) {
+	rg, err := parseRange(r.URL.RawQuery)
+	if err != nil {
+		badRequest(w, "/: "+err.Error())
+		return
+	}
+	h.render(w, "page", h.view(rg, true))
+}
+
+func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		badRequest(w, "/fragment/summary takes no parameters")
+		return
+	}
+	h.render(w, "summary", h.view(RangeHour, false))
+}
+
+func (h *handler) chartsFragment(w http.ResponseWriter, r *http.Request) {
+	rg, err := parseRange(r.URL.RawQuery)
+	if err != nil {
+		badRequest(w, "/fragment/charts: "+err.Error())
+		return
+	}
+	h.render(w, "charts", h.view(rg, true))
+}
+
+var funcs = template.FuncMap{
+	"human": humanSeconds,
+	"ppm":   func(v float64) string { return fmt.Sprintf("%+.3f ppm", v) },
+	"octal": func(v uint8) string { return fmt.Sprintf("%03o", v) },
+	"since": func(now, ts string) string {
+		a, err1 := time.Parse(time.RFC3339Nano, now)
+		b, err2 := time.Parse(time.RFC3339Nano, ts)
+		if err1 != nil || err2 != nil {
+			return ""
+		}
+		return humanDuration(a.Sub(b)) + " ago"
+	},
+	"clock": clockTime,
+	"leap":  leapWords,
+	"pos":   position,
+	"dop": func(v float64) string {
+		if v <= 0 {
+			return "–"
+		}
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	},
+	"tallyWord": tallyWord,
+	"join":      strings.Join,
+}
+
+func leapWords(li int) string {
+	switch li {
+	case 0:
+		return "no leap second pending (LI=0)"
+	case 1:
+		return "leap second to be inserted at the end of the month (LI=1)"
+	case 2:
+		return "leap second to be deleted at the end of the month (LI=2)"
+	}
+	return "clock unsynchronized (LI=3)"
+}
+
+func position(p *status.Position) string {
+	if p == nil {
+		return "–"
+	}
+	ns, ew := "N", "E"
+	lat, lon := p.LatDeg, p.LonDeg
+	if lat < 0 {
+		ns, lat = "S", -lat
+	}
+	if lon < 0 {
+		ew, lon = "W", -lon
+	}
+	s := fmt.Sprintf("%.5f° %s, %.5f° %s", lat, ns, lon, ew)
+	if p.AltM != nil && !math.IsNaN(*p.AltM) {
+		s += fmt.Sprintf(", %.0f m", *p.AltM)
+	}
+	return s
+}
+
+func tallyWord(t string) string {
+	switch t {
+	case status.TallySelected:
+		return "selected"
+	case status.TallyCandidate:
+		return "candidate"
+	case status.TallyOutlier:
+		return "outlier"
+	case status.TallyFalseticker:
+		return "falseticker"
+	}
+	return "rejected"
+}
+
+// The templates. No inline script or style: the page works with the CSP above, and without script at all
+// (it then shows the state at load time, and the range links reload it).
+var templates = template.Must(template.New("").Funcs(funcs).Parse(`
+{{define "page"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>gpsntp</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/style.css">
+<script src="/static/app.js" defer></script>
+</head>
+<body data-range="{{.Range}}">
+<main>
+{{template "summary" .}}
+{{template "charts" .}}
+</main>
+<footer><p><span id="conn" class="conn">live</span> · <a href="/api/status">/api/status</a> · <a href="/api/history?range=1h">/api/history</a> · <a href="/metrics">/metrics</a></p></footer>
+</body></html>
+{{end}}
+
+{{define "summary"}}<div id="summary">
+<header class="head {{.Tone}}"><h1 id="headline">{{.Headline}}</h1>
+<p class="sub">gpsntp {{.S.Version}} · {{.S.Mode}} · up {{.Uptime}} · {{clock .S.Now}}</p></header>
+<div class="grid">
+<section class="card" id="time"><h2>Time service</h2>
+<dl>
+<dt>State</dt><dd id="state">{{.S.Sync.State}}{{if .S.Sync.LockedSince}} since {{clock .S.Sync.LockedSince}}{{else if .S.Sync.HoldoverSince}} since {{clock .S.Sync.HoldoverSince}}{{end}}</dd>
+<dt>Stratum</dt><dd>{{.S.Sync.Stratum}}{{if .S.Sync.RefID}}, reference {{.S.Sync.RefID}}{{end}}</dd>
+<dt>Offset</dt><dd>{{human .S.Sync.OffsetS}} <span class="muted">(jitter {{human .S.Sync.JitterS}})</span></dd>
+<dt>PPS offset</dt><dd>{{human .S.PPS.OffsetS}}</dd>
+<dt>Frequency</dt><dd>{{ppm .S.Sync.FrequencyPPM}}</dd>
+<dt>Est. error</dt><dd id="esterr">±{{human .S.Sync.EstErrorS}}</dd>
+<dt>Root dispersion</dt><dd>{{human .S.Sync.RootDispersionS}} <span class="muted">(as served now)</span></dd>
+<dt>Leap</dt><dd>{{leap .S.Sync.Leap}}</dd>
+<dt>Clock steps</dt><dd>{{.S.Sync.Steps}}</dd>
+</dl></section>
+
+<section class="card" id="receiver"><h2>Receiver</h2>
+<dl>
+<dt>Device</dt><dd>{{or .S.GPS.Device "none"}}{{if .S.GPS.Model}}: {{.S.GPS.Model}}{{end}}{{if .S.GPS.Firmware}}, firmware {{.S.GPS.Firmware}}{{end}}</dd>
+<dt>Fix</dt><dd id="fix">{{.S.GPS.Fix}}{{if .S.GPS.Valid}} (valid){{else}} (not valid){{end}}{{if .S.GPS.Source}} <span class="muted">from {{.S.GPS.Source}}</span>{{end}}</dd>
+<dt>Position</dt><dd>{{pos .S.GPS.Position}}</dd>
+<dt>Satellites</dt><dd id="sats">{{.S.GPS.SatsUsed}} used / {{.S.GPS.SatsVisible}} visible</dd>
+<dt>DOP</dt><dd>H {{dop .S.GPS.HDOP}} · P {{dop .S.GPS.PDOP}} · T {{dop .S.GPS.TDOP}}</dd>
+{{if .S.GPS.Antenna}}<dt>Antenna</dt><dd>{{.S.GPS.Antenna}}</dd>{{end}}
+<dt>Sentences</dt><dd>{{.S.GPS.SentencesOK}} ok, {{.S.GPS.SentencesBad}} bad</dd>
+</dl>
+{{if .S.GPS.Constellations}}<table class="const"><thead><tr><th>System</th><th>Used</th><th>Visible</th><th>Mean C/N0</th></tr></thead><tbody>
+{{range .S.GPS.Constellations}}<tr><td><span class="dot c-{{.Name}}"></span>{{.Name}}</td><td>{{.Used}}</td><td>{{.Visible}}</td><td>{{if .Tracked}}{{printf "%.0f" .MeanCN0}} dB-Hz{{else}}–{{end}}</td></tr>
+{{end}}</tbody></table>{{end}}
+</section>
+
+<section class="card" id="skycard"><h2>Sky</h2>
+<div class="skywrap">{{.Sky}}</div>
+<h3>Signal strength (C/N0)</h3>
+<div class="cn0wrap">{{.CN0}}</div>
+<p class="muted small">Filled: used in the solution. {{if .S.GPS.SkyTime}}Sky view from {{clock .S.GPS.SkyTime}}.{{end}}</p>
+</section>
+
+<section class="card" id="sources"><h2>Sources</h2>
+<table class="src"><thead><tr><th></th><th>Source</th><th>Reach</th><th>Offset</th><th>Jitter</th><th>Last</th></tr></thead><tbody>
+{{range .S.Sources}}<tr title="{{tallyWord .Tally}}{{if .Note}}: {{.Note}}{{end}}"><td class="tally">{{.Tally}}</td><td>{{.Name}} <span class="muted">{{.Kind}}</span></td><td class="num">{{octal .Reach}}</td><td class="num">{{human .OffsetS}}</td><td class="num">{{human .JitterS}}</td><td>{{if .LastSeen}}{{since $.S.Now .LastSeen}}{{else}}never{{end}}</td></tr>
+{{else}}<tr><td colspan="6" class="muted">no sources configured</td></tr>
+{{end}}</tbody></table>
+<p class="muted small">* selected · + candidate · - outlier · x falseticker · blank rejected. Reach: last 8 seconds, octal.</p>
+</section>
+
+<section class="card" id="ntp"><h2>NTP clients</h2>
+<dl>
+<dt>Listening</dt><dd>{{if .S.NTP.Listen}}{{join .S.NTP.Listen ", "}}{{else}}not serving NTP{{end}}</dd>
+<dt>Requests</dt><dd>{{.S.NTP.Requests}}</dd>
+<dt>Served</dt><dd>{{.S.NTP.Served}}</dd>
+<dt>Rate-limited</dt><dd>{{.S.NTP.RateLimited}} <span class="muted">({{.S.NTP.KoDSent}} answered with KoD)</span></dd>
+<dt>Refused</dt><dd>{{.S.NTP.Denied}} denied, {{.S.NTP.Malformed}} malformed, {{.S.NTP.Ignored}} ignored</dd>
+<dt>Clients</dt><dd>{{.S.NTP.ClientsTracked}} recent addresses</dd>
+</dl></section>
+</div></div>{{end}}
+
+{{define "charts"}}<section id="charts" data-range="{{.Range}}">
+<div class="charthead"><h2>History <span class="muted small">(times in UTC)</span></h2>
+<nav class="range"><a href="/?range=1h" data-range="1h"{{if eq .Range "1h"}} aria-current="true"{{end}}>1 hour</a><a href="/?range=1d" data-range="1d"{{if eq .Range "1d"}} aria-current="true"{{end}}>1 day</a></nav></div>
+{{if .History}}<div class="charts">{{range .Charts}}<figure>{{.}}</figure>{{end}}</div>
+{{else}}<p class="muted">History is not recorded by this server.</p>{{end}}
+</section>{{end}}
+`))
