@@ -1,27 +1,3 @@
-// Package discipline turns offset samples (board clock minus the GPS/PPS reference) into steering commands
-// for a timebase.Steerable, runs the sync state machine, and publishes the immutable Snapshot the NTP server
-// serves from.
-//
-// States: unsynced (no sample yet), stepping (the first sample is past the step threshold: the clock is
-// stepped once), locking (within the threshold: a few samples estimate the frequency error, then a PI loop
-// slews), locked (|offset| under the lock threshold for LockSamples samples in a row), holdover (locked once,
-// and no sample for HoldoverAfter). Before the first lock the snapshot says LI=3, stratum 16, so no client
-// ever takes time from a box that has not proven itself.
-//
-// The loop is a proportional-integral controller on phase, acting through frequency only (slew, never step,
-// once locking): every sample sets the frequency correction to -(I + Kp*x), with I += Ki*x, x the offset in
-// seconds and the gains per second of sample interval. With Kp=0.2, Ki=0.02 the closed loop's poles sit at
-// |z|≈0.89 per second, a time constant of about 9 s: fast enough to lock within a minute from a ±50 ppm
-// oscillator once the frequency estimate has removed the bulk, slow enough to average GPIO capture jitter of
-// a microsecond down by an order of magnitude. This is the foundation's servo; the PPS/servo issue replaces it
-// with one argued from simulation figures.
-//
-// After lock the clock is never stepped unless the panic rule fires: PanicSamples consecutive samples all
-// beyond the step threshold (a real time jump of the reference, confirmed, not one bad label).
-//
-// The error bound is honest by construction: while locked the root dispersion is |offset| + 3·jitter + the
-// clock's precision, growing at 1 ppm between samples (chrony's default maxclockerror); in holdover it grows at
-// the holdover rate from the last good sample, and past MaxHoldoverError the box says it is unsynchronized.
 package discipline
 
 import (
@@ -35,71 +11,134 @@ import (
 
 // Config parameterises the servo. Zero values take the defaults in DefaultConfig.
 type Config struct {
-	StepThreshold    time.Duration // step instead of slewing past this offset (before first lock)
-	LockThreshold    time.Duration // |offset| under this counts towards lock
-	LockSamples      int           // consecutive samples under LockThreshold to declare lock
-	UnlockThreshold  time.Duration // |offset| over this for UnlockSamples samples drops lock to locking
-	UnlockSamples    int
-	PanicSamples     int           // after lock, consecutive samples beyond StepThreshold before a step is allowed
-	HoldoverAfter    time.Duration // no sample for this long after lock: holdover
-	MaxHoldoverError time.Duration // holdover bound past which the box says it is unsynchronized
-	HoldoverRate     float64       // growth of the error bound in holdover, seconds per second
-	Kp, Ki           float64       // loop gains per second of sample interval
-	MaxFrequencyPPM  float64       // clamp on the frequency correction
-	InitialPPM       float64       // starting frequency correction (e.g. from a drift file)
-	Precision        int8          // log2 s of the clock's read precision, for the snapshot
-	RefID            string        // reference id served when locked
+	// StepThreshold: before the first lock, an offset beyond this is stepped away at once; under it the clock
+	// is slewed, however long that takes at MaxFrequencyPPM.
+	StepThreshold time.Duration
+	// LockThreshold and LockSamples: the servo declares lock when the estimated phase plus three standard
+	// deviations of its uncertainty stays under LockThreshold for LockSamples accepted samples in a row.
+	LockThreshold time.Duration
+	LockSamples   int
+	// UnlockThreshold and UnlockSamples: an estimated phase beyond UnlockThreshold for UnlockSamples samples
+	// drops lock (to locking).
+	UnlockThreshold time.Duration
+	UnlockSamples   int
+	// PanicSamples: after the first lock the clock is never stepped, unless this many consecutive samples all
+	// lie beyond StepThreshold (a real, confirmed jump of the reference, not one bad label).
+	PanicSamples int
+	// HoldoverAfter: no sample for this long after lock means holdover.
+	HoldoverAfter time.Duration
+
+	// MeasurementNoise is the starting guess for the σ of one offset sample (PPS capture jitter). The filter
+	// re-estimates it from its innovations.
+	MeasurementNoise time.Duration
+	// WanderPPMPerSqrtS is the oscillator's random-walk frequency noise: its frequency moves by this·√τ ppm
+	// over τ seconds. It sets how fast the filter forgets, and how fast the error bound grows in holdover.
+	WanderPPMPerSqrtS float64
+	// PhaseNoise is white frequency noise, as the σ of the phase wander over one second (sawtooth residue,
+	// interrupt-path drift): a floor under the filter's confidence.
+	PhaseNoise time.Duration
+	// SlewTime: each sample plans to remove the estimated phase over this long, through frequency.
+	SlewTime time.Duration
+	// GateSigmas: a sample whose innovation exceeds this many standard deviations of its prediction is an
+	// outlier; GateReset outliers in a row mean the world changed, and the filter re-learns from the sample.
+	GateSigmas float64
+	GateReset  int
+	// BoundSigmas is how many standard deviations of the filter's phase uncertainty the error bound covers;
+	// HoldoverSigmas how many RMS misses of the learned holdover record (see wanderLearner) it covers in a
+	// long holdover.
+	BoundSigmas    float64
+	HoldoverSigmas float64
+
+	// DriftPPMPerHour and MaxDriftPPM describe what the environment can do to the oscillator that the
+	// random walk does not: the frequency may move by DriftPPMPerHour per hour (temperature slewing), up
+	// to MaxDriftPPM in all (the crystal's temperature range times its coefficient). The holdover bound
+	// allows for both, deterministically.
+	DriftPPMPerHour float64
+	MaxDriftPPM     float64
+
+	// Holdover limits on the error bound served: stratum 1 up to HoldoverStratum1Limit, then
+	// HoldoverStratum (synchronized, but second-rate) up to HoldoverUnsyncLimit, then LI=3 stratum 16.
+	HoldoverStratum1Limit time.Duration
+	HoldoverUnsyncLimit   time.Duration
+	HoldoverStratum       uint8
+
+	MaxFrequencyPPM float64 // clamp on the applied correction (the kernel's ±500 ppm)
+	InitialPPM      float64 // starting frequency correction (from the drift file)
+	InitialErrorPPM float64 // its uncertainty; 0 means unknown (MaxFrequencyPPM/5)
+	Precision       int8    // log2 s of the clock's read precision, for the snapshot
+	RefID           string  // reference id served when synchronized
 }
 
-// DefaultConfig returns the defaults.
+// DefaultConfig returns the defaults: a Raspberry Pi crystal in a warm box, PPS captured by GPIO interrupts.
 func DefaultConfig() Config {
 	return Config{
-		StepThreshold:    128 * time.Millisecond,
-		LockThreshold:    10 * time.Microsecond,
-		LockSamples:      10,
-		UnlockThreshold:  500 * time.Microsecond,
-		UnlockSamples:    5,
-		PanicSamples:     10,
-		HoldoverAfter:    3 * time.Second,
-		MaxHoldoverError: 10 * time.Millisecond,
-		HoldoverRate:     5e-6,
-		Kp:               0.2,
-		Ki:               0.02,
-		MaxFrequencyPPM:  500,
-		Precision:        -20,
-		RefID:            "PPS",
+		StepThreshold:         128 * time.Millisecond,
+		LockThreshold:         10 * time.Microsecond,
+		LockSamples:           5,
+		UnlockThreshold:       500 * time.Microsecond,
+		UnlockSamples:         5,
+		PanicSamples:          10,
+		HoldoverAfter:         3 * time.Second,
+		MeasurementNoise:      time.Microsecond,
+		WanderPPMPerSqrtS:     1.5e-3,
+		PhaseNoise:            5 * time.Nanosecond,
+		SlewTime:              4 * time.Second,
+		GateSigmas:            5,
+		GateReset:             6,
+		BoundSigmas:           5,
+		HoldoverSigmas:        3,
+		DriftPPMPerHour:       0.2,
+		MaxDriftPPM:           2,
+		HoldoverStratum1Limit: 100 * time.Microsecond,
+		HoldoverUnsyncLimit:   10 * time.Millisecond,
+		HoldoverStratum:       2,
+		MaxFrequencyPPM:       500,
+		Precision:             -20,
+		RefID:                 "PPS",
 	}
 }
 
 func (c *Config) fill() {
 	d := DefaultConfig()
-	setDur := func(v *time.Duration, def time.Duration) {
+	dur := func(v *time.Duration, def time.Duration) {
 		if *v == 0 {
 			*v = def
 		}
 	}
-	setInt := func(v *int, def int) {
+	num := func(v *float64, def float64) {
 		if *v == 0 {
 			*v = def
 		}
 	}
-	setF := func(v *float64, def float64) {
+	cnt := func(v *int, def int) {
 		if *v == 0 {
 			*v = def
 		}
 	}
-	setDur(&c.StepThreshold, d.StepThreshold)
-	setDur(&c.LockThreshold, d.LockThreshold)
-	setInt(&c.LockSamples, d.LockSamples)
-	setDur(&c.UnlockThreshold, d.UnlockThreshold)
-	setInt(&c.UnlockSamples, d.UnlockSamples)
-	setInt(&c.PanicSamples, d.PanicSamples)
-	setDur(&c.HoldoverAfter, d.HoldoverAfter)
-	setDur(&c.MaxHoldoverError, d.MaxHoldoverError)
-	setF(&c.HoldoverRate, d.HoldoverRate)
-	setF(&c.Kp, d.Kp)
-	setF(&c.Ki, d.Ki)
-	setF(&c.MaxFrequencyPPM, d.MaxFrequencyPPM)
+	dur(&c.StepThreshold, d.StepThreshold)
+	dur(&c.LockThreshold, d.LockThreshold)
+	cnt(&c.LockSamples, d.LockSamples)
+	dur(&c.UnlockThreshold, d.UnlockThreshold)
+	cnt(&c.UnlockSamples, d.UnlockSamples)
+	cnt(&c.PanicSamples, d.PanicSamples)
+	dur(&c.HoldoverAfter, d.HoldoverAfter)
+	dur(&c.MeasurementNoise, d.MeasurementNoise)
+	num(&c.WanderPPMPerSqrtS, d.WanderPPMPerSqrtS)
+	dur(&c.PhaseNoise, d.PhaseNoise)
+	dur(&c.SlewTime, d.SlewTime)
+	num(&c.GateSigmas, d.GateSigmas)
+	cnt(&c.GateReset, d.GateReset)
+	num(&c.BoundSigmas, d.BoundSigmas)
+	num(&c.HoldoverSigmas, d.HoldoverSigmas)
+	num(&c.DriftPPMPerHour, d.DriftPPMPerHour)
+	num(&c.MaxDriftPPM, d.MaxDriftPPM)
+	dur(&c.HoldoverStratum1Limit, d.HoldoverStratum1Limit)
+	dur(&c.HoldoverUnsyncLimit, d.HoldoverUnsyncLimit)
+	if c.HoldoverStratum == 0 {
+		c.HoldoverStratum = d.HoldoverStratum
+	}
+	num(&c.MaxFrequencyPPM, d.MaxFrequencyPPM)
+	num(&c.InitialErrorPPM, c.MaxFrequencyPPM/5)
 	if c.Precision == 0 {
 		c.Precision = d.Precision
 	}
@@ -111,25 +150,74 @@ func (c *Config) fill() {
 // Validate reports the first unusable setting.
 func (c Config) Validate() error {
 	c.fill()
+	finite := func(vs ...float64) bool {
+		for _, v := range vs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+		}
+		return true
+	}
 	switch {
-	case c.StepThreshold < 0 || c.LockThreshold < 0 || c.UnlockThreshold < 0:
+	case !finite(c.WanderPPMPerSqrtS, c.GateSigmas, c.BoundSigmas, c.DriftPPMPerHour, c.MaxDriftPPM, c.MaxFrequencyPPM, c.InitialPPM, c.InitialErrorPPM):
+		return errors.New("discipline: a numeric setting is NaN or infinite")
+	case c.StepThreshold < 0 || c.LockThreshold < 0 || c.UnlockThreshold < 0 || c.HoldoverAfter < 0:
 		return errors.New("discipline: thresholds must not be negative")
 	case c.LockThreshold >= c.UnlockThreshold:
 		return fmt.Errorf("discipline: lock threshold %v must be below unlock threshold %v", c.LockThreshold, c.UnlockThreshold)
-	case c.Kp <= 0 || c.Kp >= 1 || c.Ki <= 0 || c.Ki >= c.Kp:
-		return fmt.Errorf("discipline: gains Kp=%g Ki=%g out of the stable range 0 < Ki < Kp < 1", c.Kp, c.Ki)
+	case c.LockSamples < 0 || c.UnlockSamples < 0 || c.PanicSamples < 0 || c.GateReset < 0:
+		return errors.New("discipline: sample counts must not be negative")
+	case c.MeasurementNoise < 0 || c.PhaseNoise < 0 || c.WanderPPMPerSqrtS < 0 || c.WanderPPMPerSqrtS > 1:
+		return fmt.Errorf("discipline: noise model (measurement %v, wander %g ppm/√s, phase %v) out of range", c.MeasurementNoise, c.WanderPPMPerSqrtS, c.PhaseNoise)
+	case c.SlewTime < time.Second || c.SlewTime > time.Hour:
+		return fmt.Errorf("discipline: slew time %v outside [1s, 1h]", c.SlewTime)
+	case c.GateSigmas < 3 || c.BoundSigmas < 1 || c.HoldoverSigmas < 1:
+		return fmt.Errorf("discipline: gate %g σ (min 3) or bound %g σ (min 1) too small", c.GateSigmas, c.BoundSigmas)
+	case c.DriftPPMPerHour < 0 || c.MaxDriftPPM < 0:
+		return errors.New("discipline: drift allowances must not be negative")
+	case c.HoldoverStratum1Limit <= 0 || c.HoldoverUnsyncLimit < c.HoldoverStratum1Limit:
+		return fmt.Errorf("discipline: holdover limits %v (stratum 1) and %v (unsynchronized) must be positive and ordered", c.HoldoverStratum1Limit, c.HoldoverUnsyncLimit)
+	case c.HoldoverStratum < 1 || c.HoldoverStratum > 15:
+		return fmt.Errorf("discipline: holdover stratum %d outside [1, 15]", c.HoldoverStratum)
+	case c.MaxFrequencyPPM <= 0 || c.MaxFrequencyPPM > 500:
+		return fmt.Errorf("discipline: frequency limit %g ppm outside (0, 500]", c.MaxFrequencyPPM)
 	case math.Abs(c.InitialPPM) > c.MaxFrequencyPPM:
 		return fmt.Errorf("discipline: initial frequency %g ppm beyond the %g ppm limit", c.InitialPPM, c.MaxFrequencyPPM)
+	case c.InitialErrorPPM < 0:
+		return fmt.Errorf("discipline: initial frequency error %g ppm negative", c.InitialErrorPPM)
 	case len(c.RefID) > 4:
 		return fmt.Errorf("discipline: refid %q longer than 4 characters", c.RefID)
 	}
 	return nil
 }
 
-// Sample is one offset measurement: at board time At, the board clock read Offset ahead of the reference.
+// Sample is one offset measurement: at board time At (the pulse), the board clock read Offset ahead of the
+// reference. Now is the board time the sample is handed over (the label arrives after the pulse, so
+// steering decided from it takes effect then, not at At); zero means At.
 type Sample struct {
 	At     timebase.Instant
 	Offset time.Duration
+	Now    timebase.Instant
+}
+
+// Counts are the servo's totals since start.
+type Counts struct {
+	Samples    uint64 // offered
+	Accepted   uint64 // folded into the filter
+	Outliers   uint64 // rejected by the innovation gate
+	Relearned  uint64 // filter restarts after GateReset outliers in a row
+	Late       uint64 // samples not after the previous one: ignored
+	PanicHeld  uint64 // samples beyond the step threshold after lock, held back by the panic rule
+	Steps      uint64
+	Unlocks    uint64
+	Holdovers  uint64
+	SteerFails uint64 // steering calls that failed
+}
+
+// uChange is a correction in force from a board instant on.
+type uChange struct {
+	at timebase.Instant
+	u  float64 // fractional
 }
 
 // Servo is the clock discipline. It is not safe for concurrent use: the daemon's event loop owns it and
@@ -139,20 +227,34 @@ type Servo struct {
 	steer timebase.Steerable
 
 	state       timebase.SyncState
-	freqPPM     float64 // applied correction
-	integ       float64 // integral term, fractional frequency
-	lastSample  Sample
-	haveSample  bool
-	fll         []Sample // samples collected after a step to estimate frequency
-	inLock      int      // consecutive samples under the lock threshold
-	outLock     int      // consecutive samples over the unlock threshold
+	kf          kalman
+	haveFilter  bool
+	t           timebase.Instant // the instant the filter's state describes: the last accepted sample
+	r           float64          // measurement noise variance, s², re-estimated
+	u           []uChange        // corrections since t, the first in force at t
+	slewEnd     timebase.Instant // when the planned phase correction is complete (0: none pending)
+	pending     bool             // a new estimate awaits its control at the next Tick
+	cum         float64          // ∫u from the phase record's origin to t: free-running phase = θ − cum
+	wander      wanderLearner
+	lastOffset  time.Duration
+	lastAt      timebase.Instant // the last sample offered (accepted or not)
+	inLock      int
+	outLock     int
 	panicCount  int
+	rejectRow   int
 	everLocked  bool
 	lockedSince timebase.Instant
 	holdFrom    timebase.Instant
-	steps       uint64
-	jitter      float64 // exponentially weighted RMS of offsets, seconds
+	counts      Counts
 	lastErr     error
+
+	// The bound's chord (see Snapshot) is costly enough to compute once per change, not once per reader:
+	// version counts changes to the state it depends on.
+	version   uint64
+	chordVer  uint64
+	chordFrom timebase.Instant
+	chordB0   float64
+	chordRate float64
 }
 
 // New makes a servo steering clock. It applies the initial frequency at once.
@@ -161,7 +263,15 @@ func New(cfg Config, clock timebase.Steerable) (*Servo, error) {
 		return nil, err
 	}
 	cfg.fill()
-	s := &Servo{cfg: cfg, steer: clock, freqPPM: cfg.InitialPPM, integ: -cfg.InitialPPM * 1e-6}
+	s := &Servo{cfg: cfg, steer: clock}
+	m := cfg.MeasurementNoise.Seconds()
+	s.r = m * m
+	s.kf.q = math.Pow(cfg.WanderPPMPerSqrtS*1e-6, 2)
+	s.kf.qPhase = math.Pow(cfg.PhaseNoise.Seconds(), 2)
+	u0 := cfg.InitialPPM * 1e-6
+	s.kf.y = -u0
+	s.kf.p11 = math.Pow(cfg.InitialErrorPPM*1e-6, 2)
+	s.u = []uChange{{u: u0}}
 	if err := clock.SetFrequency(cfg.InitialPPM); err != nil {
 		return nil, fmt.Errorf("discipline: SetFrequency(%g ppm): %w", cfg.InitialPPM, err)
 	}
@@ -175,235 +285,352 @@ func New(cfg Config, clock timebase.Steerable) (*Servo, error) {
 func (s *Servo) State() timebase.SyncState { return s.state }
 
 // Steps returns how many times the clock was stepped.
-func (s *Servo) Steps() uint64 { return s.steps }
+func (s *Servo) Steps() uint64 { return s.counts.Steps }
 
-// FrequencyPPM returns the applied frequency correction.
-func (s *Servo) FrequencyPPM() float64 { return s.freqPPM }
+// Counts returns the servo's totals.
+func (s *Servo) Counts() Counts { return s.counts }
+
+// FrequencyPPM returns the applied frequency correction (the frequency estimate plus any phase slew).
+func (s *Servo) FrequencyPPM() float64 { return s.u[len(s.u)-1].u * 1e6 }
+
+// Drift returns what the drift file should keep: the correction that cancels the oscillator's estimated
+// frequency error, and that estimate's standard deviation, in ppm. ok is false until the filter has one.
+func (s *Servo) Drift() (ppm, errPPM float64, ok bool) {
+	if !s.haveFilter {
+		return 0, 0, false
+	}
+	return -s.kf.y * 1e6, math.Sqrt(s.kf.p11) * 1e6, true
+}
+
+// MeasurementNoise returns the current estimate of one sample's noise σ (the PPS jitter).
+func (s *Servo) MeasurementNoise() time.Duration { return seconds(math.Sqrt(s.r)) }
 
 // LastError returns the last steering error, if any (the servo keeps running: the next sample retries).
 func (s *Servo) LastError() error { return s.lastErr }
 
+func seconds(x float64) time.Duration { return time.Duration(math.Round(x * 1e9)) }
+
 // Sample feeds one offset measurement and steers. It returns true when it stepped the clock, so that the
 // caller drops measurements taken before the step.
 func (s *Servo) Sample(m Sample) (stepped bool) {
+	s.version++
+	s.counts.Samples++
+	now := m.Now
+	if now < m.At {
+		now = m.At
+	}
+	if s.lastAt != 0 && m.At <= s.lastAt {
+		s.counts.Late++
+		return false
+	}
+	s.lastAt = m.At
+	s.lastOffset = m.Offset
 	x := m.Offset.Seconds()
-	dt := 1.0
-	if s.haveSample && m.At > s.lastSample.At {
-		dt = m.At.Sub(s.lastSample.At).Seconds()
-		if dt > 16 {
-			dt = 16 // after a long gap the sample is still one sample, not sixteen seconds of integration
-		}
-	}
-	abs := math.Abs(x)
-	s.jitter = math.Sqrt(0.9*s.jitter*s.jitter + 0.1*x*x)
-	if s.state == timebase.StateHoldover {
-		// Back from holdover: a reference that agrees with the free-running clock resumes the lock at
-		// once; one that does not must earn it again.
-		if abs < s.cfg.UnlockThreshold.Seconds() {
-			s.state = timebase.StateLocked
-			s.lockedSince = m.At
-		} else {
-			s.state = timebase.StateLocking
-		}
-		s.holdFrom = 0
-	}
+	beyond := m.Offset.Abs() > s.cfg.StepThreshold
 
-	step := false
 	switch {
-	case !s.everLocked && abs > s.cfg.StepThreshold.Seconds():
-		step = true
-	case s.everLocked && abs > s.cfg.StepThreshold.Seconds():
-		s.panicCount++
-		step = s.panicCount >= s.cfg.PanicSamples
-		if !step {
-			// Ignore the sample: one bad label or pulse must not move served time.
-			s.lastSample, s.haveSample = m, true
-			return false
-		}
-	default:
-		s.panicCount = 0
-	}
-	if step {
-		s.doStep(m)
+	case beyond && !s.everLocked:
+		s.step(m, now)
 		return true
+	case beyond:
+		s.panicCount++
+		if s.panicCount >= s.cfg.PanicSamples {
+			s.step(m, now)
+			return true
+		}
+		// One bad label or pulse must not move served time: hold it back.
+		s.counts.PanicHeld++
+		return false
+	}
+	s.panicCount = 0
+
+	if !s.haveFilter {
+		s.initFilter(m.At, x)
+		s.counts.Accepted++
+		s.state = timebase.StateLocking
+		s.steerFrom(m, now)
+		s.reportStatus(now)
+		return false
 	}
 
-	if s.state == timebase.StateUnsynced {
-		s.state = timebase.StateLocking
-		s.fll = make([]Sample, 0, 4)
-	} else if s.state == timebase.StateStepping {
-		s.state = timebase.StateLocking
-	}
-	// Right after a step (or at start) the frequency may be off by tens of ppm; a PI loop would take minutes
-	// to integrate that away. Hold the frequency for a few samples and measure the slope: slope = e + c, the
-	// oscillator's error plus the correction applied, so the integrator that cancels e is slope - c.
-	if s.fll != nil {
-		s.fll = append(s.fll, m)
-		if len(s.fll) < 4 {
-			s.lastSample, s.haveSample = m, true
-			s.reportStatus(m.At)
+	dt := m.At.Sub(s.t).Seconds()
+	s.kf.predict(dt, s.integral(s.t, m.At))
+	nu := x - s.kf.theta
+	sInn := s.kf.p00 + s.r
+	if nu*nu > s.cfg.GateSigmas*s.cfg.GateSigmas*sInn {
+		s.counts.Outliers++
+		s.rejectRow++
+		// Winsorised contribution to the noise estimate: a capture path noisier than believed widens the
+		// gate instead of rejecting everything.
+		s.adaptR(9*sInn, s.kf.p00)
+		if s.rejectRow < s.cfg.GateReset {
+			// The prediction stands in for the sample: the state is now at At, uncertainty grown.
+			s.rebase(m.At)
+			s.steerFrom(m, now)
 			return false
 		}
-		s.integ = fitSlope(s.fll) - s.freqPPM*1e-6
-		s.fll = nil
+		// Persistent disagreement: the reference or the oscillator really moved. Re-learn the phase from the
+		// sample, and open the frequency up enough to explain the disagreement over the rejected run.
+		s.counts.Relearned++
+		span := math.Max(dt*float64(s.rejectRow), 1)
+		s.kf.theta = x
+		s.kf.p00 = s.r
+		s.kf.p01 = 0
+		s.kf.p11 += math.Pow(nu/span, 2)
+		s.rejectRow = 0
+		s.rebase(m.At)
+		s.wander.reset()
 	} else {
-		s.integ += s.cfg.Ki * x * dt
+		s.rejectRow = 0
+		s.adaptR(nu*nu, s.kf.p00)
+		s.kf.update(x, s.r)
+		s.counts.Accepted++
+		s.rebase(m.At)
+		s.wander.observe(m.At, s.kf.theta-s.cum, s.kf.y, dt)
 	}
-	lim := s.cfg.MaxFrequencyPPM * 1e-6
-	corr := -(s.integ + s.cfg.Kp*x)
-	if math.Abs(corr) > lim {
-		// Saturated: stop integrating (conditional integration), or the integrator winds up while the
-		// clock slews at the limit and overshoots by as much afterwards.
-		s.integ -= s.cfg.Ki * x * dt
-		s.integ = math.Max(-lim, math.Min(lim, s.integ))
-	}
-	s.setFrequency(corr * 1e6)
+	s.steerFrom(m, now)
+	s.lockLogic(m.At)
+	s.reportStatus(now)
+	return false
+}
 
-	if abs < s.cfg.LockThreshold.Seconds() {
+// steerFrom applies the control for a new estimate: at once when the caller said when the sample was handed
+// over, else at the next Tick. A correction applied at an instant the filter does not know would enter its
+// prediction at the wrong time (the label, and so the sample, arrives up to a second after the pulse), and
+// while the frequency is being learned that mismatch is large enough to make the loop ring; a correction
+// applied up to a second late, at a known instant, costs nothing the filter cannot predict.
+func (s *Servo) steerFrom(m Sample, now timebase.Instant) {
+	if m.Now != 0 {
+		s.control(now)
+		s.pending = false
+		return
+	}
+	s.pending = true
+}
+
+// adaptR moves the measurement-noise estimate towards an innovation's excess over the prediction's own
+// variance: E[ν²] = P⁻θθ + R. A 128-sample memory follows a change of capture path within minutes while a
+// single sample moves it by under 1 %.
+func (s *Servo) adaptR(nu2, pPred float64) {
+	const alpha = 1.0 / 128
+	if pPred > 4*s.r {
+		// The innovation is mostly the filter's own uncertainty (acquisition, after a gap): it says little
+		// about the capture noise.
+		return
+	}
+	e := nu2 - pPred
+	floor := math.Pow(1e-9, 2) // 1 ns: the timestamp resolution
+	s.r = math.Max(floor, (1-alpha)*s.r+alpha*e)
+}
+
+func (s *Servo) initFilter(at timebase.Instant, x float64) {
+	s.haveFilter = true
+	s.wander.reset()
+	s.t, s.cum = 0, 0
+	s.kf.theta = x
+	s.kf.p00 = s.r
+	s.kf.p01 = 0
+	s.rejectRow = 0
+	s.rebase(at)
+}
+
+// rebase moves the correction log's origin to at (the filter now describes that instant).
+func (s *Servo) rebase(at timebase.Instant) {
+	if s.t != 0 && at > s.t {
+		s.cum += s.integral(s.t, at)
+	}
+	cur := s.uAt(at)
+	keep := s.u[:0]
+	keep = append(keep, uChange{at: at, u: cur})
+	for _, c := range s.u {
+		if c.at > at {
+			keep = append(keep, c)
+		}
+	}
+	s.u = keep
+	s.t = at
+}
+
+// uAt returns the correction in force at board instant t (t ≥ the log's origin).
+func (s *Servo) uAt(t timebase.Instant) float64 {
+	u := s.u[0].u
+	for _, c := range s.u[1:] {
+		if c.at > t {
+			break
+		}
+		u = c.u
+	}
+	return u
+}
+
+// integral returns ∫u over [from, to] from the correction log, extended past its end by the plan: the last
+// correction until slewEnd, then the bare frequency estimate.
+func (s *Servo) integral(from, to timebase.Instant) float64 {
+	var sum float64
+	for i, c := range s.u {
+		a := max(c.at, from)
+		b := to
+		if i+1 < len(s.u) {
+			b = min(s.u[i+1].at, to)
+		} else if s.slewEnd != 0 && s.slewEnd > a && s.slewEnd < to {
+			sum += c.u * s.slewEnd.Sub(a).Seconds()
+			a, b = s.slewEnd, to
+			sum += -s.kf.y * b.Sub(a).Seconds()
+			break
+		}
+		if b > a {
+			sum += c.u * b.Sub(a).Seconds()
+		}
+	}
+	return sum
+}
+
+// phaseAt predicts the phase at board instant t from the filter and the correction plan.
+func (s *Servo) phaseAt(t timebase.Instant) float64 {
+	return s.kf.theta + s.kf.y*t.Sub(s.t).Seconds() + s.integral(s.t, t)
+}
+
+// control plans the correction from now: cancel the oscillator's estimated frequency error and remove the
+// predicted phase over SlewTime (longer if that would exceed the frequency limit), then return to the bare
+// frequency estimate. With the filter's phase estimate already averaged, a short slew time passes little noise
+// to the clock and follows the oscillator closely.
+func (s *Servo) control(now timebase.Instant) {
+	theta := s.phaseAt(now)
+	lim := s.cfg.MaxFrequencyPPM * 1e-6
+	base := math.Max(-lim, math.Min(lim, -s.kf.y))
+	tc := s.cfg.SlewTime.Seconds()
+	u := base - theta/tc
+	u = math.Max(-lim, math.Min(lim, u))
+	rate := base - u // phase removed per second
+	dur := tc
+	if rate != 0 {
+		dur = theta / rate
+	}
+	if dur <= 0 || math.IsNaN(dur) {
+		u, dur = base, 0
+	}
+	s.setU(now, u)
+	s.slewEnd = 0
+	if dur > 0 {
+		s.slewEnd = now.Add(seconds(dur))
+	}
+}
+
+func (s *Servo) setU(at timebase.Instant, u float64) {
+	s.version++
+	last := &s.u[len(s.u)-1]
+	if at < last.at {
+		at = last.at
+	}
+	if at == last.at && len(s.u) > 1 {
+		last.u = u
+	} else if u != last.u {
+		s.u = append(s.u, uChange{at: at, u: u})
+	}
+	if err := s.steer.SetFrequency(u * 1e6); err != nil {
+		s.counts.SteerFails++
+		s.lastErr = fmt.Errorf("discipline: SetFrequency(%g ppm): %w", u*1e6, err)
+	}
+}
+
+func (s *Servo) lockLogic(at timebase.Instant) {
+	est := math.Abs(s.kf.theta) + 3*math.Sqrt(s.kf.p00)
+	if est < s.cfg.LockThreshold.Seconds() {
 		s.inLock++
 	} else {
 		s.inLock = 0
 	}
-	if abs > s.cfg.UnlockThreshold.Seconds() {
+	if math.Abs(s.kf.theta) > s.cfg.UnlockThreshold.Seconds() {
 		s.outLock++
 	} else {
 		s.outLock = 0
 	}
 	switch s.state {
-	case timebase.StateLocking:
-		if s.inLock >= s.cfg.LockSamples {
+	case timebase.StateLocking, timebase.StateHoldover:
+		if s.inLock >= s.cfg.LockSamples || (s.state == timebase.StateHoldover && s.inLock > 0) {
 			s.state = timebase.StateLocked
 			s.everLocked = true
-			s.lockedSince = m.At
+			s.lockedSince = at
+			s.holdFrom = 0
+		} else if s.state == timebase.StateHoldover {
+			s.state = timebase.StateLocking
+			s.holdFrom = 0
 		}
 	case timebase.StateLocked:
 		if s.outLock >= s.cfg.UnlockSamples {
 			s.state = timebase.StateLocking
 			s.lockedSince = 0
 			s.inLock = 0
+			s.counts.Unlocks++
 		}
 	}
-	s.lastSample, s.haveSample = m, true
-	s.reportStatus(m.At)
-	return false
 }
 
-func (s *Servo) doStep(m Sample) {
+func (s *Servo) step(m Sample, now timebase.Instant) {
 	s.state = timebase.StateStepping
-	if err := s.steer.Step(-m.Offset); err != nil {
-		s.lastErr = fmt.Errorf("discipline: Step(%v): %w", -m.Offset, err)
+	// The offset was measured at At; by now the clock has run on at its frequency error.
+	d := -m.Offset
+	if s.haveFilter {
+		d -= seconds((s.kf.y + s.uAt(now)) * now.Sub(m.At).Seconds())
+	}
+	if err := s.steer.Step(d); err != nil {
+		s.counts.SteerFails++
+		s.lastErr = fmt.Errorf("discipline: Step(%v): %w", d, err)
 		return
 	}
-	s.steps++
+	s.counts.Steps++
 	s.panicCount = 0
 	s.inLock, s.outLock = 0, 0
 	s.lockedSince = 0
-	s.fll = make([]Sample, 0, 4)
-	s.jitter = 0
-	s.haveSample = false
+	s.holdFrom = 0
+	// The phase is new; the frequency estimate (and its uncertainty) carries over.
+	s.haveFilter = false
+	s.pending = false
+	s.lastAt = 0
+	s.slewEnd = 0
+	s.reportStatus(now)
 }
 
-func (s *Servo) setFrequency(ppm float64) {
-	max := s.cfg.MaxFrequencyPPM
-	if ppm > max {
-		ppm = max
-	} else if ppm < -max {
-		ppm = -max
+// Tick advances the state machine without a sample: it ends a completed phase slew and enters holdover when
+// samples stop after lock. It returns when it wants to be called again.
+func (s *Servo) Tick(now timebase.Instant) timebase.Instant {
+	s.version++
+	if s.pending && s.haveFilter && now >= s.t {
+		s.control(now)
+		s.pending = false
 	}
-	s.freqPPM = ppm
-	if err := s.steer.SetFrequency(ppm); err != nil {
-		s.lastErr = fmt.Errorf("discipline: SetFrequency(%g ppm): %w", ppm, err)
+	if s.slewEnd != 0 && now >= s.slewEnd {
+		lim := s.cfg.MaxFrequencyPPM * 1e-6
+		s.setU(s.slewEnd, math.Max(-lim, math.Min(lim, -s.kf.y)))
+		s.slewEnd = 0
 	}
+	if s.haveFilter && s.everLocked && s.state != timebase.StateHoldover && now.Sub(s.t) > s.cfg.HoldoverAfter {
+		s.state = timebase.StateHoldover
+		s.holdFrom = s.t
+		// Coast on the frequency estimate the record says predicts best (see wanderLearner).
+		if _, y, ok := s.wander.best(s.kf.y); ok && y != s.kf.y {
+			s.kf.y = y
+			lim := s.cfg.MaxFrequencyPPM * 1e-6
+			s.setU(now, math.Max(-lim, math.Min(lim, -y)))
+			s.slewEnd = 0
+		}
+		s.lockedSince = 0
+		s.inLock = 0
+		s.counts.Holdovers++
+	}
+	s.reportStatus(now)
+	next := now.Add(time.Second)
+	if s.slewEnd != 0 && s.slewEnd < next {
+		next = s.slewEnd
+	}
+	return next
 }
 
 func (s *Servo) reportStatus(now timebase.Instant) {
 	snap := s.Snapshot(now)
 	synced := snap.Leap != timebase.LeapUnsync
 	if err := s.steer.SetStatus(synced, snap.EstError, snap.RootDispersionAt(now)); err != nil {
+		s.counts.SteerFails++
 		s.lastErr = fmt.Errorf("discipline: SetStatus: %w", err)
 	}
-}
-
-// fitSlope returns the least-squares slope of offset over time, in seconds per second.
-func fitSlope(ss []Sample) float64 {
-	t0 := ss[0].At
-	var st, sx, stt, stx float64
-	for _, m := range ss {
-		t := m.At.Sub(t0).Seconds()
-		x := m.Offset.Seconds()
-		st += t
-		sx += x
-		stt += t * t
-		stx += t * x
-	}
-	n := float64(len(ss))
-	den := n*stt - st*st
-	if den == 0 {
-		return 0
-	}
-	return (n*stx - st*sx) / den
-}
-
-// Tick advances the state machine without a sample: it enters holdover when samples stop after lock.
-// It returns when it wants to be called again.
-func (s *Servo) Tick(now timebase.Instant) timebase.Instant {
-	if s.state == timebase.StateLocked && s.haveSample && now.Sub(s.lastSample.At) > s.cfg.HoldoverAfter {
-		s.state = timebase.StateHoldover
-		s.holdFrom = s.lastSample.At
-		s.lockedSince = 0
-		s.inLock = 0
-		s.reportStatus(now)
-	}
-	return now.Add(time.Second)
-}
-
-// Snapshot returns what the server should serve, as of now.
-func (s *Servo) Snapshot(now timebase.Instant) *timebase.Snapshot {
-	jit := time.Duration(s.jitter * 1e9)
-	prec := time.Duration(math.Ldexp(1e9, int(s.cfg.Precision)))
-	off := s.lastSample.Offset
-	if off < 0 {
-		off = -off
-	}
-	est := off + jit + prec
-	base := &timebase.Snapshot{
-		State:        s.state,
-		Precision:    s.cfg.Precision,
-		Offset:       s.lastSample.Offset,
-		FrequencyPPM: s.freqPPM,
-		Jitter:       jit,
-		EstError:     est,
-		LockedSince:  s.lockedSince,
-		HoldoverFrom: s.holdFrom,
-	}
-	switch s.state {
-	case timebase.StateLocked:
-		base.Leap = timebase.LeapNone
-		base.Stratum = 1
-		base.RefID = timebase.RefIDFromString(s.cfg.RefID)
-		base.RefTime = s.lastSample.At
-		base.RootDispersion = off + 3*jit + prec
-		base.DispersionRate = 1e-6
-		return base
-	case timebase.StateHoldover:
-		base.RefID = timebase.RefIDFromString(s.cfg.RefID)
-		base.RefTime = s.holdFrom
-		base.RootDispersion = off + 3*jit + prec
-		base.DispersionRate = s.cfg.HoldoverRate
-		base.EstError = base.RootDispersionAt(now)
-		if base.EstError <= s.cfg.MaxHoldoverError {
-			base.Leap = timebase.LeapNone
-			base.Stratum = 1
-			return base
-		}
-	}
-	u := timebase.Unsynchronized()
-	u.State = base.State
-	u.Precision = base.Precision
-	u.Offset, u.FrequencyPPM, u.Jitter, u.EstError = base.Offset, base.FrequencyPPM, base.Jitter, base.EstError
-	u.HoldoverFrom = base.HoldoverFrom
-	if base.RefTime != 0 {
-		u.RefID, u.RefTime = base.RefID, base.RefTime
-	}
-	return u
 }

@@ -1,0 +1,98 @@
+// Package discipline turns offset samples (board clock minus the GPS/PPS reference) into steering commands
+// for a timebase.Steerable, runs the sync state machine, and publishes the immutable Snapshot the NTP server
+// serves from, with an error bound that stays honest when the reference goes away.
+//
+// # States
+//
+//	unsynced ──first sample──▶ locking ──LockSamples with |θ̂|+3σ < LockThreshold──▶ locked
+//	    │ |offset| > StepThreshold (before the first lock only)        ▲      │ no sample for HoldoverAfter
+//	    ▼                                                              │      ▼
+//	stepping ──next sample──▶ locking                     sample ──────┴── holdover
+//
+// Before the first lock the snapshot says LI=3, stratum 16: no client takes time from a box that has not
+// proven itself. After it the clock is never stepped, unless PanicSamples consecutive samples all lie beyond
+// the step threshold (a confirmed jump of the reference); anything smaller is slewed through frequency, within
+// ±MaxFrequencyPPM, so served time never jumps. After the first lock the error bound alone decides what is
+// served: stratum 1 while it is under HoldoverStratum1Limit, HoldoverStratum (synchronized, second-rate) up to
+// HoldoverUnsyncLimit, then LI=3 stratum 16.
+//
+// # The servo: a two-state Kalman filter and a planned slew
+//
+// The state is the board clock's phase θ and its free-running oscillator's fractional frequency y; the
+// correction u the servo applies is a known input, so the filter predicts exactly what its own steering does
+// (see kalman). Process noise is random-walk FM (Config.WanderPPMPerSqrtS) plus a little white FM; the
+// measurement noise r (the PPS capture jitter) is re-estimated from the innovations, E[ν²] = P⁻θθ + r, with a
+// 128-sample memory, so the same servo fits a kernel PPS at 1 µs and a timestamping counter at 20 ns. Each
+// sample is gated: an innovation beyond GateSigmas·√(P⁻θθ + r) is an outlier (a late interrupt, a glitch that
+// got through), counted and replaced by the prediction; GateReset of them in a row mean the reference or the
+// oscillator really moved, and the filter re-learns from the sample, widening its frequency uncertainty to
+// explain the run. After each estimate the servo cancels the estimated frequency error and plans to remove the
+// estimated phase over SlewTime (4 s), then return to the bare frequency estimate; the slew's end is a timer
+// returned by Tick, so a servo that stops receiving samples is left coasting on its frequency estimate, not
+// slewing on. A correction is applied when the servo knows the instant: at once when Sample.Now says when the
+// sample was handed over, else at the next Tick (the label, and so the sample, arrives up to a second after
+// its pulse; a correction entering the prediction at an unknown instant makes the loop ring while the
+// frequency is being learned). In today's daemon the epoch that yields a sample is completed by the decoder's
+// quiet-line deadline inside Core.Tick, so the correction goes out in the same Tick either way.
+//
+// Why a Kalman filter rather than the PI loop (or chrony's PLL/FLL and regression): the filter's phase estimate
+// is already the optimal average of the capture noise for the oscillator model, so the controller can act on
+// it quickly without passing the noise to the clock, and the filter's covariance is exactly the uncertainty the
+// error bound needs. A PI loop must trade one against the other with one time constant, and has no
+// uncertainty to publish. For 1 µs of white capture noise the Riccati equation puts the floor of the phase
+// estimate at about 230 ns RMS for the default Pi crystal model (1.5e-3 ppm/√s short-term wander from its
+// temperature fluctuations), 155 ns for a crystal wandering only 3e-4 ppm/√s, and below 100 ns only with
+// capture jitter under about 0.33 µs (0.30 µs: 92 ns) or a quieter oscillator: no causal servo gets under
+// that floor. The defaults come from a sweep over cold-start seeds 1-6 (RMS over the six): a wander prior of
+// 0.5e-3, 1e-3, 1.5e-3, 3e-3 ppm/√s gave 352, 273, 261, 274 ns at a 4 s slew time, and slew times of 1, 2, 4,
+// 8 s gave 253, 255, 261, 273 ns at 1.5e-3; 4 s keeps the frequency swings gentler for 3 % of RMS.
+//
+// # The error bound
+//
+// The bound h seconds after the last sample is |predicted phase| + spread(h) + drift(h) + precision:
+//
+//   - spread: BoundSigmas (5) standard deviations of the filter's phase prediction; in a long holdover, once
+//     the record allows, HoldoverSigmas (3) times the RMS miss measured by holdover trials (see
+//     wanderLearner): every 128 s the servo notes where it would have coasted and, 256 to 4096 s later, how
+//     far off that would have been. The trials also choose which frequency estimate to coast on (the filter's,
+//     or a longer least-squares slope of the free-running phase), since on a quiet crystal the longer slope
+//     holds an hour better and on a restless one the filter's follows it closer.
+//   - drift: a frequency that may ramp at DriftPPMPerHour (0.2 ppm/h: 2 °C/h at 0.1 ppm/°C) up to MaxDriftPPM
+//     (2 ppm), or faster when the record has shown faster drift: a temperature ramp is steady, not random, and
+//     no wander statistic covers it.
+//
+// The snapshot's dispersion is linear in time while the bound is not (h² in holdover), so the servo publishes
+// the steepest chord of the bound from the last sample over the next 16 s (see Snapshot): the root dispersion
+// the server computes at any instant until the next snapshot is at or above the bound.
+//
+// # Figures
+//
+// From `gpsntpctl simulate` (internal/scenario: the real decoder, pairing and servo against internal/sim in
+// virtual time; error = served board clock − truth, calibrated bias excluded), seeds 1/2/3, before (the
+// foundation's PI servo, Kp 0.2, Ki 0.02) and after (this servo, defaults):
+//
+//	scenario      figure                  PI servo (before)         Kalman (after)
+//	cold-start    lock after first fix    never/1101 s/never        23/22/43 s
+//	(20 min)      steady-state RMS        465/503/426 ns            231/303/256 ns
+//	              p99 |error|             1221/1298/1073 ns         616/685/564 ns
+//	              max |error|             1389/1555/1276 ns         693/760/620 ns
+//	              bound violations        0/0/0                     0/0/0
+//	bad-pps       lock after first fix    never/never/never         18/21/48 s
+//	(30 min)      steady-state RMS        525/539/496 ns            269/296/291 ns
+//	              max |error|             1798/1890/1976 ns         599/693/814 ns
+//	              bound violations        0/0/0                     0/0/0
+//	holdover-1h   max |error| in the hour 47/889/1233 µs            207/192/223 µs
+//	(24 h + 1 h)  bound/true, median      125/16.7/17.0             3.74/6.11/3.18
+//	              bound violations        0/0/0                     0/0/0
+//
+// holdover-1h seeds 4/5 (after): max 275/236 µs, bound/true at the median 2.31/2.62, no violations; in the
+// noisier holdover-1h-noisy (0.3 °C fluctuations) seeds 1/2/3: 12.2/6.27/4.14, no violations.
+//
+// ("never": |error| did not stay under 1 µs for the rest of the run.) The RMS is at the Riccati floor above; the
+// 100 ns target needs better capture hardware, not a better servo. In holdover-1h the hour's error is mostly the
+// 1 °C/h ramp itself (0.1 ppm/h: 180 µs in an hour), which no servo can foresee; the PI servo's small error for
+// seed 1 is luck (its proportional term kept slewing at the last offset, which happened to cancel the ramp),
+// its 16-125x looser bound is not. The median ratio stays above 3 because an honest bound must also carry three
+// RMS of the oscillator's own wander, which at 30 minutes (13 µs for the simulated 3e-4 ppm/√s) is of the same
+// order as the ramp's effect.
+package discipline

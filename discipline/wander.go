@@ -1,0 +1,256 @@
+package discipline
+
+import (
+	"math"
+
+	"github.com/gpsntp/gpsntp/internal/timebase"
+)
+
+// wanderLearner measures how well the time would have been held had the reference gone away, at every moment
+// of the record, and from that picks the frequency estimate to coast on and the random-walk intensity q the
+// holdover bound grows with.
+//
+// # Which frequency to coast on
+//
+// The filter's own frequency estimate ŷ follows the oscillator closely, which is what tracking wants, and is
+// therefore noisy over an hour: with 1 µs capture jitter and a filter memory of a minute it is good to a few
+// ppb, 10-20 µs an hour. A slope fitted to the free-running phase over longer memories is quieter but lags a
+// frequency that drifts. Which is better depends on the oscillator and its environment, so the learner keeps
+// candidates (ŷ, and exponentially weighted least-squares slopes of the free-running phase with memories of
+// 256, 1024 and 4096 s) and lets the record decide.
+//
+// # Trials
+//
+// Every trialSpacing seconds while samples flow, a trial remembers the free-running phase φ̂ (the filter's
+// phase minus every correction applied: the oscillator's own phase) and each candidate's frequency. When the
+// record reaches each horizon h, each candidate's prediction φ̂0 + y0·h is compared with φ̂ then, and the squared
+// miss accumulated per candidate and horizon. Under random-walk FM the mean squared miss grows as q·h³/3 (plus
+// the starting uncertainties, which only make the estimate larger), so q̂ = max over horizons of 3·MSE(h)/h³ is
+// an upper estimate of the effective q for holdovers up to the longest horizon, and one that has seen what the
+// oscillator did in the record: temperature cycles, load, ageing, and the candidate's own estimation error.
+//
+// Why learn rather than configure: a crystal's wander differs by an order of magnitude between a board in a
+// closet and one next to a busy SoC in a draught, and a bound drawn from the wrong figure is either a lie or
+// useless. The prior (Config.WanderPPMPerSqrtS) and ŷ are used until minTrials trials have completed every
+// horizon.
+type wanderLearner struct {
+	trials []trial
+	next   timebase.Instant // when the next trial starts
+	fits   [nCand - 1]ewls
+	drift  ewquad  // the oscillator's current frequency drift, to tell drift from wander
+	maxD   float64 // largest |drift| seen after warm-up, fractional frequency per second
+	sumSq  [nCand][len(horizons)]float64
+	n      [len(horizons)]int
+}
+
+// Candidates: 0 is the filter's ŷ, 1.. the fits with these memories (seconds).
+var fitMemories = [...]float64{256, 1024, 4096}
+
+const nCand = len(fitMemories) + 1
+
+type trial struct {
+	t0   timebase.Instant
+	phi0 float64
+	d0   float64 // drift at the start: its share of the miss, ½·d0·h², is drift, not wander
+	y0   [nCand]float64
+	k    int // next horizon index
+}
+
+// horizons, seconds: up to the hour a holdover is judged over, and a little beyond.
+var horizons = [...]float64{256, 512, 1024, 2048, 4096}
+
+const (
+	trialSpacing = 128 // seconds between trial starts
+	minTrials    = 8   // completed trials per horizon before the estimate is used
+	maxGap       = 16  // seconds without an accepted sample that end all running trials and fits
+)
+
+// observe records the free-running phase estimate phi and the filter's frequency y at t (an accepted sample);
+// gap is the time since the previous accepted sample.
+func (w *wanderLearner) observe(t timebase.Instant, phi, y, gap float64) {
+	if gap > maxGap {
+		w.reset()
+	}
+	for i := range w.fits {
+		w.fits[i].add(t, phi, fitMemories[i])
+	}
+	w.drift.add(t, phi, driftMemory)
+	d, dok := w.drift.curvature()
+	warm := w.fits[len(w.fits)-1].span >= fitMemories[len(fitMemories)-1]
+	if dok && warm {
+		w.maxD = math.Max(w.maxD, math.Abs(d))
+	}
+	cand := w.candidates(y)
+	keep := w.trials[:0]
+	for _, tr := range w.trials {
+		h := t.Sub(tr.t0).Seconds()
+		for tr.k < len(horizons) && h >= horizons[tr.k] {
+			for c := range nCand {
+				e := phi - (tr.phi0 + tr.y0[c]*h + tr.d0*h*h/2)
+				w.sumSq[c][tr.k] += e * e
+			}
+			w.n[tr.k]++
+			tr.k++
+		}
+		if tr.k < len(horizons) {
+			keep = append(keep, tr)
+		}
+	}
+	w.trials = keep
+	if t >= w.next && warm && dok {
+		w.trials = append(w.trials, trial{t0: t, phi0: phi, y0: cand, d0: d})
+		w.next = t.Add(trialSpacing * 1e9)
+	}
+}
+
+func (w *wanderLearner) candidates(y float64) [nCand]float64 {
+	c := [nCand]float64{y}
+	for i := range w.fits {
+		c[i+1] = w.fits[i].slope(y)
+	}
+	return c
+}
+
+// reset drops the running trials and fits (a step or a re-learn broke the phase record); completed
+// statistics stay.
+func (w *wanderLearner) reset() {
+	w.trials = w.trials[:0]
+	w.fits = [nCand - 1]ewls{}
+	w.drift = ewquad{}
+}
+
+// maxDrift returns the largest frequency drift (fractional per second) the record has shown.
+func (w *wanderLearner) maxDrift() float64 { return w.maxD }
+
+// best returns the candidate with the smallest mean squared miss at the longest horizon and its current
+// frequency; ok is false while the record is too short.
+func (w *wanderLearner) best(y float64) (cand int, freq float64, ok bool) {
+	for i := range horizons {
+		if w.n[i] < minTrials {
+			return 0, y, false
+		}
+	}
+	last := len(horizons) - 1
+	for c := 1; c < nCand; c++ {
+		if w.sumSq[c][last] < w.sumSq[cand][last] {
+			cand = c
+		}
+	}
+	return cand, w.candidates(y)[cand], true
+}
+
+// missVar returns the learned mean squared miss of the best candidate h seconds into a holdover: measured at
+// the horizons, interpolated between them as a power law, and carried past the longest as h³ (random-walk
+// FM, the steepest growth a wander has). ok is false while the record is too short or h is below the
+// shortest horizon.
+func (w *wanderLearner) missVar(cand int, h float64) (float64, bool) {
+	if h < horizons[0] {
+		return 0, false
+	}
+	mse := func(i int) float64 { return math.Max(w.sumSq[cand][i]/float64(w.n[i]), 1e-24) }
+	for i := 0; i+1 < len(horizons); i++ {
+		if h <= horizons[i+1] {
+			a, b := mse(i), mse(i+1)
+			// Non-decreasing: a wander the record saw at a shorter horizon is not undone by a longer one.
+			b = math.Max(a, b)
+			p := math.Log(b/a) / math.Log(horizons[i+1]/horizons[i])
+			return a * math.Pow(h/horizons[i], p), true
+		}
+	}
+	last := len(horizons) - 1
+	m := mse(last)
+	for i := range last {
+		m = math.Max(m, mse(i))
+	}
+	r := h / horizons[last]
+	return m * r * r * r, true
+}
+
+// driftMemory is the memory of the drift fit: long enough to see curvature through the capture noise, short
+// against the day's temperature cycle.
+const driftMemory = 4096
+
+// ewquad is an exponentially weighted least-squares parabola through (t, φ), for the frequency drift (twice
+// its quadratic coefficient). Times are in kiloseconds relative to the newest point, which keeps the
+// fourth-power sums within a few orders of magnitude of each other.
+type ewquad struct {
+	last                             timebase.Instant
+	s0, s1, s2, s3, s4, sy, sty, s2y float64
+	span                             float64
+	have                             bool
+}
+
+func (f *ewquad) add(t timebase.Instant, phi, tau float64) {
+	if f.have {
+		dt := t.Sub(f.last).Seconds()
+		d := dt / 1000
+		s0, s1, s2, s3, s4, sy, sty, s2y := f.s0, f.s1, f.s2, f.s3, f.s4, f.sy, f.sty, f.s2y
+		f.s1 = s1 - d*s0
+		f.s2 = s2 - 2*d*s1 + d*d*s0
+		f.s3 = s3 - 3*d*s2 + 3*d*d*s1 - d*d*d*s0
+		f.s4 = s4 - 4*d*s3 + 6*d*d*s2 - 4*d*d*d*s1 + d*d*d*d*s0
+		f.sty = sty - d*sy
+		f.s2y = s2y - 2*d*sty + d*d*sy
+		a := math.Exp(-dt / tau)
+		f.s0, f.s1, f.s2, f.s3, f.s4 = s0*a, f.s1*a, f.s2*a, f.s3*a, f.s4*a
+		f.sy, f.sty, f.s2y = sy*a, f.sty*a, f.s2y*a
+		f.span += dt
+	}
+	f.last, f.have = t, true
+	f.s0++
+	f.sy += phi
+}
+
+// curvature returns the fitted drift d (φ ≈ a + b·t + ½·d·t², t in seconds).
+func (f *ewquad) curvature() (float64, bool) {
+	if !f.have || f.span < driftMemory {
+		return 0, false
+	}
+	// Normal equations [s0 s1 s2; s1 s2 s3; s2 s3 s4]·[a b c] = [sy sty s2y]; c by Cramer's rule.
+	det := f.s0*(f.s2*f.s4-f.s3*f.s3) - f.s1*(f.s1*f.s4-f.s3*f.s2) + f.s2*(f.s1*f.s3-f.s2*f.s2)
+	if det <= 0 || math.IsNaN(det) {
+		return 0, false
+	}
+	num := f.s0*(f.s2*f.s2y-f.s3*f.sty) - f.s1*(f.s1*f.s2y-f.s2*f.sty) + f.sy*(f.s1*f.s3-f.s2*f.s2)
+	c := num / det // per ks²
+	return 2 * c / 1e6, true
+}
+
+// ewls is an exponentially weighted least-squares line through (t, φ): its slope is a frequency estimate with
+// a memory of about τ. Times are kept relative to the newest point, so the sums stay small.
+type ewls struct {
+	last                timebase.Instant
+	s0, s1, s2, sy, sty float64
+	span                float64 // seconds of record in the fit, for warm-up
+	have                bool
+}
+
+func (f *ewls) add(t timebase.Instant, phi, tau float64) {
+	if f.have {
+		dt := t.Sub(f.last).Seconds()
+		// Shift the origin to t (old points at −dt), then forget.
+		f.s2 = f.s2 - 2*dt*f.s1 + dt*dt*f.s0
+		f.s1 -= dt * f.s0
+		f.sty -= dt * f.sy
+		a := math.Exp(-dt / tau)
+		f.s0 *= a
+		f.s1 *= a
+		f.s2 *= a
+		f.sy *= a
+		f.sty *= a
+		f.span += dt
+	}
+	f.last, f.have = t, true
+	// The new point at the origin: t = 0.
+	f.s0++
+	f.sy += phi
+}
+
+// slope returns the fitted frequency, or fallback while the fit is degenerate.
+func (f *ewls) slope(fallback float64) float64 {
+	den := f.s0*f.s2 - f.s1*f.s1
+	if !f.have || den <= 0 || f.s0 < 3 {
+		return fallback
+	}
+	return (f.s0*f.sty - f.s1*f.sy) / den
+}
