@@ -18,6 +18,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   $sudo rm -f /usr/sbin/policy-rc.d
 fi
+# NTPsec's ntpd is an NTS client for the interop tests. It conflicts with chrony as a Debian package, so it
+# is unpacked into /opt/ntpsec instead of installed; the tests look for /opt/ntpsec/usr/sbin/ntpd.
+if ! [ -x /opt/ntpsec/usr/sbin/ntpd ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download ntpsec >/dev/null 2>&1 || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get update -qq && apt-get download ntpsec; })
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo mkdir -p /opt/ntpsec
+  $sudo dpkg-deb -x "$tmp"/ntpsec_*.deb /opt/ntpsec
+  rm -rf "$tmp"
+fi
 go mod download
 sc="$(go env GOPATH)/bin/staticcheck"
 if ! [ -x "$sc" ]; then

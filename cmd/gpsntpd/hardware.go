@@ -81,26 +81,26 @@ func kernelClock() timebase.Steerable { return adjtimex.New() }
 
 // loadDrift returns the frequency correction saved by the last run, so a restart starts within a fraction
 // of a ppm instead of tens. A missing file is normal on first boot; a corrupt one is reported and ignored.
-func loadDrift(dir string) (ppm float64, ok bool, note string) {
+func loadDrift(dir string) (d discipline.Drift, ok bool, note string) {
 	d, err := statefile.LoadDrift(dir)
 	switch {
 	case err == nil:
-		return d.FrequencyPPM, true, fmt.Sprintf("drift file: starting at %+.3f ppm (saved %s)", d.FrequencyPPM, d.Written)
+		return d, true, fmt.Sprintf("drift file: starting at %+.3f ppm ±%.3f (saved %s)", d.FrequencyPPM, d.ErrorPPM, d.Written)
 	case errors.Is(err, fs.ErrNotExist):
-		return 0, false, ""
+		return d, false, ""
 	default:
-		return 0, false, fmt.Sprintf("drift file ignored: %v", err)
+		return d, false, fmt.Sprintf("drift file ignored: %v", err)
 	}
 }
 
 // keepDrift saves the frequency correction while locked, hourly and once more at shutdown.
 func keepDrift(ctx context.Context, dir string, core *daemon.Core, clock timebase.Clock) {
 	save := func() {
-		s := core.View().Snapshot
-		if s.State != timebase.StateLocked {
+		v := core.View()
+		if !v.DriftOK {
 			return
 		}
-		d := discipline.Drift{FrequencyPPM: s.FrequencyPPM, ErrorPPM: 0, Written: clock.Now().Truncate(time.Second)}
+		d := discipline.Drift{FrequencyPPM: v.DriftPPM, ErrorPPM: v.DriftErrPPM, Written: clock.Now().Truncate(time.Second)}
 		if err := statefile.SaveDrift(dir, d); err != nil {
 			log.Printf("gpsntpd: drift file: %v", err)
 		}

@@ -317,7 +317,7 @@ func run(ctx context.Context, o *options) error {
 	var (
 		ppsPolarity pps.Polarity
 		hwRuns      []func(context.Context) error
-		initialPPM  float64
+		drift       discipline.Drift
 		haveDrift   bool
 	)
 	if o.sim {
@@ -372,7 +372,7 @@ func run(ctx context.Context, o *options) error {
 			hwRuns = append(hwRuns, func(ctx context.Context) error { return src.run(ctx, edgesCh) })
 			steer = kernelClock()
 			var note string
-			initialPPM, haveDrift, note = loadDrift(o.stateDir)
+			drift, haveDrift, note = loadDrift(o.stateDir)
 			if note != "" {
 				notes = append(notes, note)
 			}
@@ -404,7 +404,10 @@ func run(ctx context.Context, o *options) error {
 	servoCfg.StepThreshold = o.stepThresh
 	servoCfg.Precision = measurePrecision(served)
 	if haveDrift {
-		servoCfg.InitialPPM = initialPPM
+		// The saved uncertainty widens with the file's age: an oscillator wanders while the box is off.
+		age := served.Now().Sub(drift.Written)
+		servoCfg.InitialPPM = drift.FrequencyPPM
+		servoCfg.InitialErrorPPM = drift.ErrorPPM + 0.1*math.Max(0, age.Hours()/24)
 	}
 	core, err := daemon.NewCore(daemon.Config{
 		PPS: pps.Config{OnTime: ppsPolarity}, PPSBias: bias,

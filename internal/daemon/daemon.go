@@ -45,6 +45,11 @@ type View struct {
 	PPSOffset time.Duration // last paired offset, bias removed
 	PPSJitter time.Duration // the pairer's robust spread of recent offsets
 
+	// Drift is the servo's frequency estimate and its uncertainty, for the drift file; DriftOK is false
+	// until the estimate is worth keeping.
+	DriftPPM, DriftErrPPM float64
+	DriftOK               bool
+
 	Leap          leap.Decision   // what is known of leap seconds and from where, with warnings
 	LeapSchedule  leap.Schedule   // the next leap as scheduled
 	LeapKernel    leap.KernelFlag // the flag the kernel clock is armed with
@@ -102,7 +107,9 @@ func NewCore(cfg Config, steer timebase.Steerable) (*Core, error) {
 		c.publish = func(*timebase.Snapshot) {}
 	}
 	c.publish(timebase.Unsynchronized())
-	c.view.Store(&View{Snapshot: timebase.Unsynchronized()})
+	dppm, derr, dok := c.servo.Drift()
+	c.view.Store(&View{
+		DriftPPM: dppm, DriftErrPPM: derr, DriftOK: dok, Snapshot: timebase.Unsynchronized()})
 	return c, nil
 }
 
@@ -238,7 +245,9 @@ func leapReceiver(l gps.Leap) leap.Receiver {
 }
 
 func (c *Core) updateView(now timebase.Instant) {
+	dppm, derr, dok := c.servo.Drift()
 	c.view.Store(&View{
+		DriftPPM: dppm, DriftErrPPM: derr, DriftOK: dok,
 		Snapshot:  c.servedSnapshot(now),
 		Epoch:     c.lastEpoch,
 		HaveEpoch: c.haveEpoch,
