@@ -58,6 +58,7 @@ type options struct {
 	ppsDevice  string
 	ppsEdge    string
 	nts        ntsOptions
+	gps        gpsOptions
 }
 
 // listFlag is a comma-separated list; an empty value is an empty list.
@@ -138,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.ppsBias, "pps-bias", 0, "latency of PPS timestamps (receiver, cable, interrupt), subtracted from each pulse")
 	fs.DurationVar(&o.stepThresh, "step-threshold", o.stepThresh, "step the clock instead of slewing past this offset (before first lock)")
 	fs.StringVar(&o.leapFile, "leapfile", "", "a leap-seconds.list (IERS/NIST format) to use when newer than the built-in table and the state dir's copy")
+	o.gps.register(fs)
 	o.nts.keListen = []string{":4460"}
 	fs.Var(listFlag{&o.nts.keListen}, "nts-ke-listen", "comma-separated host:port list for NTS-KE (TLS 1.3); empty turns NTS off")
 	fs.StringVar(&o.nts.certFile, "nts-cert", "", "PEM certificate chain for NTS-KE (default: self-signed, made in -state-dir)")
@@ -224,6 +226,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case o.ntpBurst > ntpserve.MaxBurst:
 		return nil, fmt.Errorf("invalid value %d for flag -ntp-burst: at most %d", o.ntpBurst, ntpserve.MaxBurst)
 	}
+	if err := o.gps.validate(o.sim); err != nil {
+		return nil, err
+	}
 	if err := o.serverConfig().Validate(); err != nil {
 		return nil, fmt.Errorf("flags -ntp-allow/-ntp-deny: %w", err)
 	}
@@ -304,12 +309,13 @@ func run(ctx context.Context, o *options) error {
 	host := hostClock{}
 
 	var (
-		served timebase.ServedClock = host
-		steer  timebase.Steerable   = nullSteer{}
-		inputs daemon.Inputs
-		device = ""
-		mode   = "hardware"
-		simRun func(context.Context) error
+		served  timebase.ServedClock = host
+		steer   timebase.Steerable   = nullSteer{}
+		inputs  daemon.Inputs
+		device  = ""
+		ppsName = ""
+		mode    = "hardware"
+		simRun  func(context.Context) error
 	)
 	bias := o.ppsBias
 	// Notes are logged once every socket is bound, so that a failure to start prints one line only.
@@ -321,7 +327,7 @@ func run(ctx context.Context, o *options) error {
 		haveDrift   bool
 	)
 	if o.sim {
-		mode, device = "sim", "simulator"
+		mode, device, ppsName = "sim", "simulator", "simulator"
 		cfg := sim.DefaultConfig()
 		cfg.Seed = o.simSeed
 		cfg.Start = host.Now()
@@ -357,6 +363,16 @@ func run(ctx context.Context, o *options) error {
 			}
 		}
 	} else {
+		if o.gps.device != "" {
+			bytesCh := make(chan daemon.Chunk, 64)
+			inputs.Bytes = bytesCh
+			rx, err := newReceiver(o.gps, host, bytesCh)
+			if err != nil {
+				return fmt.Errorf("gps receiver: %w", err)
+			}
+			hwRuns = append(hwRuns, rx.Run)
+			device = o.gps.device
+		}
 		src, pol, err := openPPS(o)
 		if err != nil {
 			return err
@@ -366,7 +382,7 @@ func run(ctx context.Context, o *options) error {
 			log.Printf("gpsntpd: no PPS source configured (-pps-gpio or -pps-device): not steering the clock; serving LI=3 stratum 16")
 		} else {
 			defer src.stop()
-			device = src.name
+			ppsName = src.name
 			edgesCh := make(chan timebase.Edge, 8)
 			inputs.Edges = edgesCh
 			hwRuns = append(hwRuns, func(ctx context.Context) error { return src.run(ctx, edgesCh) })
@@ -445,7 +461,7 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	webHandler := startWeb(ctx, &statusProvider{
-		version: version, mode: mode, device: device, started: started,
+		version: version, mode: mode, device: device, ppsSource: ppsName, started: started,
 		listen: listen, clock: served, core: core, server: srv,
 	})
 

@@ -15,6 +15,7 @@ import (
 // counters. It runs on HTTP goroutines and only reads snapshots, so it cannot slow the time path.
 type statusProvider struct {
 	version, mode, device string
+	ppsSource             string // the PPS capture's name; the receiver's device in the simulator
 	started               time.Time
 	listen                []string
 	clock                 timebase.Clock
@@ -49,7 +50,7 @@ func (p statusProvider) status() status.Status {
 			Sky:            []status.Sat{},
 		},
 		PPS: status.PPS{
-			Source:   p.device,
+			Source:   p.ppsSource,
 			Edges:    v.PPS.Edges,
 			Paired:   v.PPS.Paired,
 			Rejected: v.PPS.Rejected,
