@@ -140,9 +140,11 @@ measure() {
 			for (i = 1; i <= 8; i++) { d = $(i + h) - $i; total += d; if (i != 4 && i != 5) busy += d } # 9, 10: guest, inside user
 			srv = t / hz / (ns / 1e9); sirq = ($(7 + h) - $7) / total; idle = ($(4 + h) - $4 + $(5 + h) - $5) / total
 			other = busy / total - sirq - srv; if (other < 0) other = 0
+			# The note is chosen before printf: among printf arguments awk reads ">" as a redirect.
+			note = ""
+			if (other > 0.10) note = "  <- DISTORTED: other work shared the server CPU; run again when the machine is quiet"
 			printf "  %s, load %s: CPU %s: server %.0f %%, softirq %.0f %%, others %.0f %%, idle %.0f %%%s\n",
-				n, l, cpu, 100 * srv, 100 * sirq, 100 * other, 100 * idle,
-				(other > 0.10 ? "  <- DISTORTED: other work shared the server CPU; run again when the machine is quiet" : "")
+				n, l, cpu, 100 * srv, 100 * sirq, 100 * other, 100 * idle, note
 		}' cpu="$SERVER_CPU"
 	done
 }

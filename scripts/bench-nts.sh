@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# bench-nts.sh — NTS throughput: NTS-authenticated NTP requests/s and NTS-KE handshakes/s, against
+# chronyd's NTS server and against gpsntpd in the same run, plus both servers' plain NTP through the same
+# generator for the ratio, and the generator's own ceiling. Each server is pinned to one CPU
+# (BENCH_SERVER_CPU) and the generator (bin/ntsload, loopback only, bounded) to another (BENCH_GEN_CPU),
+# the same pinning as scripts/bench.sh.
+#
+# The generator runs one NTS-KE per worker, then keeps BENCH_WINDOW requests outstanding per worker with
+# sendmmsg/recvmmsg, spending one cookie per request and keeping the fresh cookie of each authenticated
+# reply; a reply counts only when its authenticator verifies. Targets (issue 6): gpsntpd NTS >= 2x
+# chronyd NTS, and >= 0.6x gpsntpd plain NTP.
+#
+# chronyd runs with -x (never touches the clock) as a stratum-1 NTS server on 127.0.0.1 with a throwaway
+# self-signed certificate; gpsntpd runs -sim with its own. Nothing listens beyond loopback; everything
+# started is killed on exit. The whole run takes about 40 s with the defaults.
+#
+# Environment (defaults): BENCH_DURATION (5s per NTP load), BENCH_KE_DURATION (3s), BENCH_WORKERS (4),
+# BENCH_WINDOW (64 per worker), BENCH_KE_CONNS (4), BENCH_AEAD (15: the one chrony 4.3 serves),
+# BENCH_SERVER_CPU (0), BENCH_GEN_CPU (1).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-5s}
+KE_DURATION=${BENCH_KE_DURATION:-3s}
+WORKERS=${BENCH_WORKERS:-4}
+WINDOW=${BENCH_WINDOW:-64}
+KE_CONNS=${BENCH_KE_CONNS:-4}
+AEAD=${BENCH_AEAD:-15}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+GEN_CPU=${BENCH_GEN_CPU:-1}
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'bench-nts: %s\n' "$*" >&2; exit 1; }
+
+for d in "$DURATION" "$KE_DURATION"; do
+	case "$d" in
+	[1-9]s | 1[0-5]s) ;;
+	*) die "duration $d: use whole seconds from 1s to 15s, so the run stays well under two minutes" ;;
+	esac
+done
+command -v go >/dev/null || die "go not found on PATH"
+CHRONYD=$(command -v chronyd || true)
+[ -z "$CHRONYD" ] && [ -x /usr/sbin/chronyd ] && CHRONYD=/usr/sbin/chronyd
+[ -n "$CHRONYD" ] || die "chronyd not found: install the Debian package chrony (make deps)"
+command -v taskset >/dev/null || die "taskset not found: install the Debian package util-linux"
+
+PIN_SERVER=(taskset -c "$SERVER_CPU")
+PIN_GEN=(taskset -c "$GEN_CPU")
+if [ "$(nproc)" -lt 2 ] || ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$GEN_CPU" true 2>/dev/null; then
+	say "bench-nts: warning: cannot pin to CPUs $SERVER_CPU and $GEN_CPU here; running unpinned (figures are not comparable with pinned runs)"
+	PIN_SERVER=()
+	PIN_GEN=()
+fi
+
+say "== build"
+mkdir -p bin
+go build -o bin/ntsload ./cmd/ntsload
+go build -o bin/gpsntpd ./cmd/gpsntpd
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/gpsntp-bench-nts.XXXXXX")
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a port in 20000-39999 that nothing on this host has bound, TCP or UDP.
+free_port() {
+	local p hex
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 20000))
+		hex=$(printf ':%04X ' "$p")
+		if ! grep -q -- "$hex" /proc/net/udp /proc/net/udp6 /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free port found"
+}
+
+# cpu_line N prints CPU N's counters from /proc/stat (user nice system idle iowait irq softirq steal ...).
+cpu_line() { awk -v c="cpu$1" '$1 == c { $1 = ""; print }' /proc/stat; }
+# tree_ticks PID prints the user+system CPU time, in clock ticks, of PID and its direct children
+# (chronyd serves NTS-KE from a helper process it forks).
+tree_ticks() {
+	local p t=0 v
+	for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
+		v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+TICKS=$(getconf CLK_TCK)
+
+# wait_ke NAME PORT PID LOG: wait until NTS-KE accepts TCP connections.
+wait_ke() {
+	local name=$1 port=$2 pid=$3 log=$4
+	for _ in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "--- last lines of $name's output:"
+	tail -n 20 "$log" || true
+	die "$name's NTS-KE did not listen on 127.0.0.1:$port"
+}
+
+# run_load NAME KIND PID ARGS...: one ntsload run, its JSON kept, and where the server CPU's time went.
+run_load() {
+	local name=$1 kind=$2 pid=$3
+	shift 3
+	local c0 c1 t0 t1 s0 s1
+	t0=$(tree_ticks "$pid")
+	c0=$(cpu_line "$SERVER_CPU")
+	s0=$(date +%s%N)
+	"${PIN_GEN[@]}" bin/ntsload -label "$name" -json "$@" >"$TMP/$name-$kind.json"
+	s1=$(date +%s%N)
+	c1=$(cpu_line "$SERVER_CPU")
+	t1=$(tree_ticks "$pid")
+	kill -0 "$pid" 2>/dev/null || die "$name died during the $kind run"
+	bin/ntsload -compare "$TMP/$name-$kind.json" | sed 's/^/  /'
+	# At saturation the server's own time plus softirq (delivering its replies over loopback) fill its
+	# CPU; a large "others" means someone else's work shared the CPU and the figures understate the server.
+	local rate
+	rate=$(grep -o '"per_second":[0-9.e+-]*' "$TMP/$name-$kind.json" | cut -d: -f2)
+	echo "$c0 $c1" | awk -v t="$((t1 - t0))" -v hz="$TICKS" -v ns="$((s1 - s0))" -v cpu="$SERVER_CPU" -v rate="$rate" -v eff="$TMP/$name-$kind.eff" '{
+		h = NF / 2; busy = 0; total = 0
+		for (i = 1; i <= 8; i++) { d = $(i + h) - $i; total += d; if (i != 4 && i != 5) busy += d }
+		srv = t / hz / (ns / 1e9); sirq = ($(7 + h) - $7) / total; idle = ($(4 + h) - $4 + $(5 + h) - $5) / total
+		other = busy / total - sirq - srv; if (other < 0) other = 0
+		# Comparisons stay out of the printf arguments: there awk reads ">" as output redirection.
+		note = ""
+		if (other > 0.10) note = "  <- DISTORTED: other work shared the server CPU"
+		else if (idle > 0.10) note = "  <- server not saturated: the generator is the limit"
+		printf "    CPU %s: server %.0f %%, softirq %.0f %%, others %.0f %%, idle %.0f %%%s\n", cpu, 100 * srv, 100 * sirq, 100 * other, 100 * idle, note
+		# Work per second of CPU time used by the server processes: steadier than the rate when other
+		# work shares the CPU (it leaves out the softirq time spent delivering packets).
+		if (srv > 0) { printf "    %.0f per server CPU-second\n", rate / srv; printf "%.0f\n", rate / srv > eff }
+	}'
+}
+
+measure() {
+	local name=$1 ke=$2 ntp=$3 ca=$4 pid=$5
+	# A lost request holds its window slot until -timeout: short on loopback, so that a server that drops
+	# some requests (chronyd's socket buffer overflows at saturation) is not also starved of load.
+	run_load "$name" nts "$pid" -target "127.0.0.1:$ke" -ca "$ca" -aead "$AEAD" -workers "$WORKERS" -window "$WINDOW" -duration "$DURATION" -timeout 50ms
+	run_load "$name" plain "$pid" -plain -target "127.0.0.1:$ntp" -workers "$WORKERS" -window "$WINDOW" -duration "$DURATION" -timeout 50ms
+	run_load "$name" ke "$pid" -ke -target "127.0.0.1:$ke" -ca "$ca" -aead "$AEAD" -conns "$KE_CONNS" -duration "$KE_DURATION"
+}
+
+stop() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+say "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these CPUs distorts the figures)"
+
+say "== generator ceiling (CPU $GEN_CPU, no I/O: build a request and verify a reply)"
+"${PIN_GEN[@]}" bin/ntsload -self -aead "$AEAD" -duration 2s -label generator -json >"$TMP/generator-self.json"
+bin/ntsload -compare "$TMP/generator-self.json" | sed 's/^/    /'
+
+# --- chronyd as an NTS server
+mkdir -p "$TMP/chrony"
+read -r CCERT CKEY < <(bin/ntsload -make-cert "$TMP/chrony")
+# chronyd started as root drops to its own user (_chrony on Debian), which must read the key.
+if [ "$(id -u)" = 0 ] && id _chrony >/dev/null 2>&1; then
+	chown -R _chrony "$TMP/chrony"
+fi
+chmod 755 "$TMP"
+CKE=$(free_port)
+CNTP=$(free_port)
+cat >"$TMP/chrony/chrony.conf" <<EOF
+local stratum 1
+allow 127.0.0.0/8
+port $CNTP
+ntsport $CKE
+ntsserverkey $CKEY
+ntsservercert $CCERT
+bindaddress 127.0.0.1
+cmdport 0
+pidfile $TMP/chrony/chronyd.pid
+driftfile $TMP/chrony/drift
+EOF
+CHRONY_FLAGS=(-x -d -f "$TMP/chrony/chrony.conf")
+[ "$(id -u)" = 0 ] || CHRONY_FLAGS=(-U "${CHRONY_FLAGS[@]}")
+say "== chronyd: NTS-KE 127.0.0.1:$CKE, NTP 127.0.0.1:$CNTP ($("$CHRONYD" -v 2>&1 | head -n1 | cut -d' ' -f1-4))"
+"${PIN_SERVER[@]}" "$CHRONYD" "${CHRONY_FLAGS[@]}" >"$TMP/chronyd.log" 2>&1 &
+CPID=$!
+PIDS+=("$CPID")
+wait_ke chronyd "$CKE" "$CPID" "$TMP/chronyd.log"
+measure chronyd "$CKE" "$CNTP" "$CCERT" "$CPID"
+stop "$CPID"
+
+# --- gpsntpd
+GKE=$(free_port)
+GNTP=$(free_port)
+GHTTP=$(free_port)
+mkdir -p "$TMP/gpsntpd"
+say "== gpsntpd: NTS-KE 127.0.0.1:$GKE, NTP 127.0.0.1:$GNTP"
+# No NTP rate limit and a KE rate limit out of the way: the bench measures capacity, not policy.
+"${PIN_SERVER[@]}" bin/gpsntpd -sim -ntp-listen "127.0.0.1:$GNTP" -http-listen "127.0.0.1:$GHTTP" \
+	-nts-ke-listen "127.0.0.1:$GKE" -state-dir "$TMP/gpsntpd" -ntp-sockets 1 -ntp-rate 0 \
+	-nts-ke-rate 1000000 -nts-ke-burst 1000000 >"$TMP/gpsntpd.log" 2>&1 &
+GPID=$!
+PIDS+=("$GPID")
+wait_ke gpsntpd "$GKE" "$GPID" "$TMP/gpsntpd.log"
+measure gpsntpd "$GKE" "$GNTP" "$TMP/gpsntpd/nts-cert.pem" "$GPID"
+stop "$GPID"
+
+say "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "== results (server on CPU $SERVER_CPU, generator on CPU $GEN_CPU, $WORKERS workers x $WINDOW outstanding, AEAD $AEAD)"
+say "-- NTS requests/s, gpsntpd vs chronyd (target >= 2):"
+bin/ntsload -compare "$TMP/gpsntpd-nts.json,$TMP/chronyd-nts.json"
+say "-- gpsntpd NTS vs gpsntpd plain NTP (target >= 0.6):"
+bin/ntsload -compare "$TMP/gpsntpd-nts.json,$TMP/gpsntpd-plain.json"
+say "-- plain NTP, gpsntpd vs chronyd (same generator):"
+bin/ntsload -compare "$TMP/gpsntpd-plain.json,$TMP/chronyd-plain.json"
+say "-- NTS-KE handshakes/s, gpsntpd vs chronyd:"
+bin/ntsload -compare "$TMP/gpsntpd-ke.json,$TMP/chronyd-ke.json"
+# eff_ratio A B: the ratio of two per-server-CPU-second figures.
+eff_ratio() { awk -v a="$(cat "$TMP/$1.eff" 2>/dev/null)" -v b="$(cat "$TMP/$2.eff" 2>/dev/null)" 'BEGIN { if (a > 0 && b > 0) printf "%.2f (%s / %s)", a / b, a, b; else printf "n/a" }'; }
+say "-- the same ratios per server CPU-second (less sensitive to other work on the server CPU):"
+say "   NTS gpsntpd/chronyd:        $(eff_ratio gpsntpd-nts chronyd-nts)"
+say "   gpsntpd NTS/plain:          $(eff_ratio gpsntpd-nts gpsntpd-plain)"
+say "   plain gpsntpd/chronyd:      $(eff_ratio gpsntpd-plain chronyd-plain)"
+say "   NTS-KE gpsntpd/chronyd:     $(eff_ratio gpsntpd-ke chronyd-ke)"
