@@ -113,6 +113,11 @@ func (s Schedule) NextChange(now timebase.Instant) (at timebase.Instant, ok bool
 	}
 	start, end := s.Event.Day()
 	cands := []timebase.Instant{start, end}
+	if s.Event.Change < 0 {
+		// A deleting kernel jumps from 23:59:59 straight to 00:00:00: a wake-up asked for 00:00:00 on the
+		// clock before the jump would come a second late, so ask for 23:59:59 too.
+		cands = append(cands, end-timebase.Second)
+	}
 	if s.Mode == ModeSmear {
 		ss, se := smearWindow(s.Event)
 		cands = append(cands, ss, se)

@@ -282,6 +282,10 @@ func (t *Tracker) Update(table *Table, rx Receiver, now timebase.Instant) Decisi
 	case t.haveMem && (navNone || tlsNone):
 		warn(WarnWithdrawn, "receiver now reports no leap second scheduled; dropping the earlier announcement %v", t.mem)
 		t.haveMem = false
+	case t.haveMem && rx.ChangeKnown && rx.Change == t.mem.Change && !rx.EventKnown:
+		// Still announced: the receiver reports the same change but this epoch named no instant for it
+		// (its label was not valid). That is not forgetting, and no warning.
+		rxEv, haveRx, rxSrc = t.mem, true, t.memSrc
 	case t.haveMem:
 		warn(WarnForgotten, "receiver no longer reports the leap second it announced (cold start?); keeping %v from the %s", t.mem, t.memSrc)
 		rxEv, haveRx, rxSrc = t.mem, true, SourceMemory

@@ -8,6 +8,7 @@ import (
 	"github.com/gpsntp/gpsntp/internal/daemon"
 	"github.com/gpsntp/gpsntp/internal/status"
 	"github.com/gpsntp/gpsntp/internal/timebase"
+	"github.com/gpsntp/gpsntp/leap"
 	"github.com/gpsntp/gpsntp/ntpserve"
 )
 
@@ -24,6 +25,9 @@ type statusProvider struct {
 	// sources holds what needs a memory of past seconds (reach registers, jitter, the last sky view);
 	// startWeb creates it and its sampler. Without it the document lists the sources without history.
 	sources *sourceTracker
+	// leap is the leap-seconds.list main chose (chooseLeapTable): where the table in use came from and
+	// which files were refused. The zero value stands for the built-in table.
+	leap leap.Choice
 }
 
 func (p statusProvider) status() status.Status {
@@ -59,6 +63,7 @@ func (p statusProvider) status() status.Status {
 		},
 	}
 	s.Sync.Steps = v.Steps
+	s.Leap = leapStatus(v, p.leap, now)
 	tracker := p.sources
 	if tracker == nil {
 		tracker = &sourceTracker{}
@@ -124,4 +129,47 @@ func skyOf(sky []gps.Sat) []status.Sat {
 		out = append(out, x)
 	}
 	return out
+}
+
+// leapStatus is the leap section: the daemon's leap decision and schedule, the flag it armed the kernel
+// with, and the table main chose. Files refused for the table (a bad hash, expired, truncated) are warnings
+// too: an operator who installed one must learn that it is not used.
+func leapStatus(v *daemon.View, choice leap.Choice, now timebase.Instant) status.Leap {
+	table, source := choice.Table, choice.Source
+	if table == nil {
+		table, source = leap.Builtin(), "builtin"
+	}
+	d := v.Leap
+	l := status.Leap{
+		Table: status.LeapTable{
+			Source:  source,
+			Updated: status.Time(table.Updated()),
+			Expiry:  status.Time(table.Expiry()),
+			Expired: table.Expired(now),
+		},
+		LIServed:   int(v.Snapshot.Leap),
+		KernelFlag: v.LeapKernel.String(),
+		Mode:       v.LeapSchedule.Mode.String(),
+		Warnings:   []status.LeapWarning{},
+	}
+	if d.Known {
+		tai := d.TAIMinusUTC
+		l.TAIUTC, l.TAIUTCSource = &tai, d.Source.String()
+	} else if tai, ok := table.TAIMinusUTC(now); ok {
+		// Before the daemon's first tick the decision is empty: the table alone speaks.
+		l.TAIUTC, l.TAIUTCSource = &tai, leap.SourceTable.String()
+	}
+	if d.HasNext {
+		l.Next = &status.LeapNext{At: status.Time(d.Next.At), Change: d.Next.Change, Source: d.NextSource.String()}
+	}
+	if v.LeapError != nil {
+		l.KernelError = v.LeapError.Error()
+	}
+	for _, r := range choice.Rejected {
+		l.Warnings = append(l.Warnings, status.LeapWarning{Kind: "file-rejected", Message: r.Name + ": " + r.Reason})
+	}
+	for _, w := range d.Warnings {
+		l.Warnings = append(l.Warnings, status.LeapWarning{Kind: w.Kind.String(), Message: w.Message})
+	}
+	return l
 }

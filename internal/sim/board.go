@@ -108,6 +108,15 @@ type BoardClock struct {
 	synced   bool
 	estErr   time.Duration
 	maxErr   time.Duration
+
+	// The kernel's leap second machinery (see SetLeapAt): the armed flag, TIME_WAIT after applying it, how
+	// far in truth the crossing of midnight has been checked, and the truth instants at which leaps were
+	// applied. leapArmed mirrors leapFlag != none for lock-free readers.
+	leapArmed   atomic.Bool
+	leapFlag    timebase.LeapIndicator
+	leapWait    bool
+	leapChecked timebase.Instant
+	leapApplied []LeapApplied
 }
 
 // NewBoardClock makes a board clock that reads start+cfg.InitialOffset at truth start. The seed feeds the
@@ -151,6 +160,11 @@ func combine(osc, steer float64) float64 {
 
 // At returns the board clock's reading at truth instant t.
 func (c *BoardClock) At(t timebase.Instant) timebase.Instant {
+	if c.leapArmed.Load() {
+		// Armed for a leap second (one day at most): the kernel applies it as its reading crosses midnight,
+		// whether or not anything else has advanced the clock since.
+		c.Advance(t)
+	}
 	l := c.lineAt(t)
 	b, _ := l.eval(t)
 	return b
@@ -303,13 +317,16 @@ func (c *BoardClock) advanceLocked(t timebase.Instant) {
 		if n := int64(t-c.start)/int64(dt) + 1; n > c.k {
 			c.k = n
 		}
+		c.leapLocked(t)
 		return
 	}
 	for {
 		g := c.start + timebase.Instant(c.k)*timebase.Instant(dt)
 		if g > t {
+			c.leapLocked(t)
 			return
 		}
+		c.leapLocked(g)
 		c.k++
 		sdt := dt.Seconds()
 		if c.cfg.WanderPPMPerSqrtS > 0 {
@@ -371,6 +388,9 @@ func (s steerable) SetStatus(synced bool, est, max time.Duration) error {
 	return s.c.SetStatus(synced, est, max)
 }
 
+// SetLeap makes the steerable a timebase.LeapClock: the flag is armed (or cleared) at truth now().
+func (s steerable) SetLeap(li timebase.LeapIndicator) error { return s.c.SetLeapAt(s.now(), li) }
+
 // ServedClock returns the board clock as the NTP server sees it, with host as truth: Now reads the board at
 // host.Now(), and FromKernel maps a kernel (host) timestamp onto the board's timescale.
 func (c *BoardClock) ServedClock(host timebase.Clock) timebase.ServedClock {
@@ -387,3 +407,85 @@ type servedClock struct {
 
 func (s servedClock) Now() timebase.Instant                          { return s.c.At(s.host.Now()) }
 func (s servedClock) FromKernel(k timebase.Instant) timebase.Instant { return s.c.At(k) }
+
+// LeapApplied records one leap second the board clock applied: the truth instant and the step (−1 s for an
+// insertion, +1 s for a deletion).
+type LeapApplied struct {
+	Truth timebase.Instant
+	Step  time.Duration
+}
+
+// SetLeapAt arms the board clock's leap second flag from truth t on, as adjtimex's STA_INS (li =
+// LeapInsert) or STA_DEL (LeapDelete) do, or clears it (LeapNone). It follows the Linux rule: armed, the
+// clock inserts a second when its own reading reaches the next 00:00:00 (it reads 23:59:59 again: a step
+// back by one second) or deletes one when it reaches 23:59:59 (a step forward to 00:00:00), once; it then
+// waits, as the kernel's TIME_WAIT, until the flag is cleared. The midnight is the board's, not truth's: a
+// board clock that is off by a few microseconds applies the leap that far off.
+func (c *BoardClock) SetLeapAt(t timebase.Instant, li timebase.LeapIndicator) error {
+	switch li {
+	case timebase.LeapNone, timebase.LeapInsert, timebase.LeapDelete:
+	default:
+		return fmt.Errorf("sim: BoardClock.SetLeapAt(%v, %v): want LeapNone, LeapInsert or LeapDelete", t, li)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.advanceLocked(t)
+	if li == timebase.LeapNone {
+		c.leapWait = false
+	}
+	if c.leapFlag == timebase.LeapNone && li != timebase.LeapNone {
+		c.leapChecked = t
+	}
+	c.leapFlag = li
+	c.leapArmed.Store(li != timebase.LeapNone)
+	return nil
+}
+
+// LeapState returns the leap flag the board clock holds and the leap seconds it has applied so far.
+func (c *BoardClock) LeapState() (flag timebase.LeapIndicator, applied []LeapApplied) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leapFlag, append([]LeapApplied(nil), c.leapApplied...)
+}
+
+// leapLocked applies an armed leap second if the board's reading crosses its trigger before truth t: the
+// next midnight (insertion) or the second before it (deletion) after the reading at the last check. The
+// crossing is found on the current segment: every cut calls this first, so no segment is skipped.
+func (c *BoardClock) leapLocked(t timebase.Instant) {
+	if c.leapFlag == timebase.LeapNone || c.leapWait {
+		return
+	}
+	cur := c.seg.Load()
+	from := max(c.leapChecked, cur.truth0)
+	if t <= from {
+		return
+	}
+	const day = 86400 * timebase.Second
+	b0, _ := cur.line.eval(from)
+	midnight := b0.Truncate(24*time.Hour) + day
+	trig, step := midnight, -time.Second
+	if c.leapFlag == timebase.LeapDelete {
+		trig, step = midnight-timebase.Second, time.Second
+		if b0 >= trig { // already inside 23:59:59: Linux deletes at the next tick
+			trig = b0
+		}
+	}
+	b1, _ := cur.line.eval(t)
+	c.leapChecked = t
+	if b1 < trig {
+		return
+	}
+	at := min(max(cur.line.inverse(trig), from), t)
+	for at > from {
+		if b, _ := cur.line.eval(at - 1); b < trig {
+			break
+		}
+		at-- // inverse rounds: the first nanosecond reading trig or later
+	}
+	for b, _ := cur.line.eval(at); b < trig && at < t; b, _ = cur.line.eval(at) {
+		at++
+	}
+	c.cutLocked(at, cur.osc, cur.steer, step)
+	c.leapWait = true
+	c.leapApplied = append(c.leapApplied, LeapApplied{Truth: at, Step: step})
+}

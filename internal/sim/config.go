@@ -18,6 +18,8 @@ type Config struct {
 	Osc      OscillatorConfig
 	Receiver ReceiverConfig
 	PPS      PPSConfig
+	// Leap puts a leap second into the world (zero: none); see LeapConfig.
+	Leap LeapConfig
 }
 
 // OscillatorConfig describes the board's crystal and how its frequency moves.
@@ -402,6 +404,8 @@ func (c Config) Validate() error {
 	if r.ColdStartNoTime < 0 || r.ColdStartNoTime > r.ColdStartNoFix {
 		bad("Receiver.ColdStartNoTime", r.ColdStartNoTime, "must be in [0, ColdStartNoFix]")
 	}
+
+	c.Leap.validate(bad)
 
 	p := c.PPS
 	if p.Bias < -maxPPSOffset || p.Bias > maxPPSOffset {

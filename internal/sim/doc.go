@@ -7,8 +7,9 @@
 //
 // # Time model
 //
-// Truth is true UTC on the POSIX timescale: virtual time in tests, the host clock in real-time mode (read,
-// never touched). The board clock reads
+// Truth is true UTC on the POSIX timescale (uniform time across a configured leap second: see Leap seconds
+// below): virtual time in tests, the host clock in real-time mode (read, never touched). The board clock
+// reads
 //
 //	board(t) = t + phase(t),   dphase/dt = y(t) (the fractional frequency error), plus steps.
 //
@@ -86,6 +87,25 @@
 // (SpuriousProb: an extra edge at a random time in the second). Without a fix a u-blox emits no pulse by
 // default; with NoFixPulses it keeps pulsing from its free-running clock: at an arbitrary phase before its
 // first fix, and drifting away from UTC by NoFixDriftNsPerS after losing one.
+//
+// # Leap seconds
+//
+// Config.Leap puts one leap second into the world. Truth is then uniform time, a leap-free count of SI
+// seconds that equals POSIX time before the event (leap.POSIXFromUniform): the oscillator counts it, pulses
+// come every uniform second, and the receiver labels each with its POSIX UTC name, naming the inserted
+// second 23:59:60, 23:59:59 again, or nothing at all (LeapConfig.Label), as receivers differ there. With
+// Report it also sends, each epoch, UBX NAV-TIMELS (GPS-UTC, its source, the next leap and the seconds to it)
+// and PUBX,04 (GPS-UTC, suffixed D while it is the firmware default); what it announces can be made wrong
+// (AnnounceAt, AnnounceChange) and it can forget everything after a cold start (ForgetFrom), for the
+// daemon's bad-input tests.
+//
+// The board clock applies a leap second as the Linux kernel does, not as truth does: armed through
+// SetLeapAt (or the Steerable's SetLeap, which makes it a timebase.LeapClock, as adjtimex's STA_INS and
+// STA_DEL), it steps back by one second when its own reading reaches the next 00:00:00 (insertion), or
+// forward when it reaches 23:59:59 (deletion), once, then waits until the flag is cleared (TIME_WAIT). A
+// board a few microseconds off applies the leap that far off truth's midnight, as a real one would. While
+// armed, a reading first brings the clock up to date, so no reader sees a midnight the kernel would have
+// acted on. A board clock that is never armed never steps: the daemon must arm it.
 //
 // # Determinism and ground truth
 //

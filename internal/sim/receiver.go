@@ -69,7 +69,10 @@ type epochInfo struct {
 
 // epoch appends the NMEA sentences describing UTC second sec in state st to buf. A fix needs four used
 // satellites with a usable geometry; without them the epoch reports no fix even in state rxFix.
-func (r *receiver) epoch(buf []byte, sec timebase.Instant, st rxState) ([]byte, epochInfo) {
+//
+// The epoch is labelled lb (the POSIX second, or 23:59:60 during an inserted leap second); sec is truth, which
+// moves the satellites.
+func (r *receiver) epoch(buf []byte, sec timebase.Instant, lb rxLabel, st rxState) ([]byte, epochInfo) {
 	var info epochInfo
 	views := r.sky.at(sec, st == rxFix)
 	pdop, hdop, vdop, geomOK := dop(views)
@@ -103,8 +106,11 @@ func (r *receiver) epoch(buf []byte, sec timebase.Instant, st rxState) ([]byte, 
 	lon = math.Max(-180, math.Min(180, lon))
 	lat = math.Max(-90, math.Min(90, lat))
 
-	t := sec.Time()
+	t := lb.posix.Time()
 	h, m, s := t.Clock()
+	if lb.sixty {
+		s = 60
+	}
 	year, month, day := t.Date()
 	timeKnown := st != rxNoTime
 	gn := r.cfg.Talker == "GN"

@@ -53,9 +53,12 @@ type Event struct {
 	Edge timebase.Edge
 
 	// Ground truth, for tests and scoring only.
-	Second timebase.Instant // bytes: the UTC second the epoch describes; edge: the second the pulse marks (zero for a spurious edge)
-	Valid  bool             // bytes: the epoch reports a valid fix; edge: a UTC-aligned pulse (locked, not spurious)
-	Pulse  PulseTruth       // EventEdge only
+	// Second is, for bytes, the truth second the epoch describes; for an edge, the second the pulse marks
+	// (zero for a spurious edge). With a leap second configured it is uniform time: Config.Leap.POSIX gives
+	// the UTC name the receiver uses.
+	Second timebase.Instant
+	Valid  bool       // bytes: the epoch reports a valid fix; edge: a UTC-aligned pulse (locked, not spurious)
+	Pulse  PulseTruth // EventEdge only
 }
 
 // Stats counts what the World has planned so far. Planning runs up to about a second ahead of Now, so the
@@ -240,10 +243,16 @@ func (w *World) planLocked(sec timebase.Instant) {
 
 	lat := w.rx.latency()
 	var info epochInfo
+	lb := cfg.Leap.labelFor(sec)
 	if st != rxSilent {
 		var buf []byte
-		buf, info = w.rx.epoch(make([]byte, 0, 1024), sec, st)
-		w.scheduleBytes(sec, sec.Add(lat), buf, info.valid)
+		buf, info = w.rx.epoch(make([]byte, 0, 1024), sec, lb, st)
+		if cfg.Leap.Report && st != rxNoTime {
+			buf = cfg.Leap.appendLeapReport(buf, sec, lb)
+		}
+		if !lb.skip {
+			w.scheduleBytes(sec, sec.Add(lat), buf, info.valid)
+		}
 	}
 
 	mode := pulseNone

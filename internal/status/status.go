@@ -20,6 +20,7 @@ type Status struct {
 	NTP     NTP     `json:"ntp"`
 	GPS     GPS     `json:"gps"`
 	PPS     PPS     `json:"pps"`
+	Leap    Leap    `json:"leap"`
 	// Sources lists the time sources, one line each in `gpsntpctl sources`, like ntpq -p.
 	Sources []Source `json:"sources"`
 }
@@ -152,6 +153,53 @@ type PPS struct {
 	Rejected uint64  `json:"rejected"`
 	OffsetS  float64 `json:"offset_s"`
 	JitterS  float64 `json:"jitter_s"`
+}
+
+// Leap is what the box knows of leap seconds and what it does about them (issue 8). The daemon's rule for
+// which source wins is the leap package's; this is its outcome, for people and for monitoring.
+type Leap struct {
+	// TAIUTC is TAI−UTC in seconds now (37 since 2017), absent (null) when nothing says; TAIUTCSource is
+	// where it came from: "table", "gps-navigation-message", "receiver" or "remembered".
+	TAIUTC       *int   `json:"tai_utc"`
+	TAIUTCSource string `json:"tai_utc_source"`
+	// Next is the announced leap second, absent (null) when none is.
+	Next *LeapNext `json:"next"`
+	// Table is the leap-seconds.list in use.
+	Table LeapTable `json:"table"`
+	// LIServed is the Leap Indicator in replies now: 0 none, 1 insert, 2 delete (all through the last day
+	// before the leap), 3 unsynchronized.
+	LIServed int `json:"li_served"`
+	// KernelFlag is the leap flag the kernel clock is armed with: "none", "insert" (STA_INS) or "delete"
+	// (STA_DEL); KernelError the last failure to arm it.
+	KernelFlag  string `json:"kernel_flag"`
+	KernelError string `json:"kernel_error,omitempty"`
+	// Mode is how served time crosses a leap second: "step" (the kernel's 23:59:59 repeated, the default)
+	// or "smear".
+	Mode string `json:"mode"`
+	// Warnings are the disagreements and doubts of the sources (never null).
+	Warnings []LeapWarning `json:"warnings"`
+}
+
+// LeapNext is an announced leap second.
+type LeapNext struct {
+	At     string `json:"at"`     // the instant the new TAI−UTC applies: 00:00:00 UTC on the first of a month
+	Change int    `json:"change"` // +1 inserted (23:59:60), −1 deleted (23:59:59 skipped)
+	Source string `json:"source"` // who announced it: "table", "gps-navigation-message", "receiver", "remembered"
+}
+
+// LeapTable describes the leap-seconds.list in use.
+type LeapTable struct {
+	Source  string `json:"source"`  // "builtin" or the file it was read from
+	Updated string `json:"updated"` // the file's #$ line
+	Expiry  string `json:"expiry"`  // the file's #@ line: it says nothing of leap seconds after it
+	Expired bool   `json:"expired"`
+}
+
+// LeapWarning is one warning: Kind is a stable name for monitoring (e.g. "table-expired",
+// "event-disagree"), Message is for people.
+type LeapWarning struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
 }
 
 // Seconds converts a duration to float seconds for the document.
