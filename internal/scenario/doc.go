@@ -36,8 +36,25 @@
 //	bad-pps      cold-start with a bad line: 5 % of pulses missing, a spurious edge in 5 % of seconds, 1 % of
 //	             captures delayed by ~50 µs, and twice a receiver that names the wrong second for one epoch (a
 //	             one-second label slip, written into the NMEA byte stream: internal/sim has no such fault).
-//	dac-ocxo     not available: it needs the DAC-steered oscillator (discipline/dacosc) and a simulated OCXO
-//	             behind it; asking for it is an error that says so.
+//	leap-2016, leap-delete, leap-gps-only, leap-file-only, leap-disagree
+//	             a leap second 15 minutes into a 20-minute run (by default), through the real daemon loop with a
+//	             leap table (built-in or a synthetic, hash-verified leap-seconds.list) and a receiver that
+//	             announces it or not (UBX NAV-TIMELS and PUBX,04) and labels it 23:59:60, 23:59:59 again, or
+//	             not at all; see leap.go for each. The simulated board clock applies the leap second as Linux
+//	             does, at its own midnight, when the daemon has armed it.
+//	dac-ocxo     a DAC-steered OCXO disciplined to the GPS PPS, with the DAC's gain calibrated first (dac_ocxo.go);
+//	             dac-ocxo-holdover adds an hour without GPS while the oven warms 1 °C/h.
+//
+// # Leap seconds
+//
+// With a leap second in the world, truth is uniform (leap-free) time and the error is scored against UTC as
+// POSIX time, 23:59:59 repeated: what a correct kernel clock reads (within two seconds of the leap, against
+// the POSIX second on the board's side of its step, which it takes at its own midnight, nanoseconds off
+// truth's). The summary then has a "leap" object from a leap.Recorder fed once per second: the served LI,
+// the board's reading, the kernel flag the board holds, and the daemon's leap warnings. Served time is
+// judged from the first second the box claims sync (before that the recorder is given UTC itself, so the
+// cold-start step is not taken for a leap artefact); the LI and kernel-flag instants are board readings.
+// Scenarios without a leap second have no "leap" object: their summary is unchanged.
 //
 // Only cmd/* and tests import this package (it imports internal/sim).
 package scenario

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/gpsntp/gpsntp/discipline"
+	"github.com/gpsntp/gpsntp/gps"
 	"github.com/gpsntp/gpsntp/internal/daemon"
 	"github.com/gpsntp/gpsntp/internal/sim"
 	"github.com/gpsntp/gpsntp/internal/timebase"
+	"github.com/gpsntp/gpsntp/leap"
 )
 
 // LockThreshold is the |error| under which the served clock counts as locked for lock_s.
@@ -37,6 +39,10 @@ type Setup struct {
 	OutageFrom timebase.Instant
 	// Slips are UTC seconds whose NMEA epoch is rewritten to name the next second (a one-second label slip).
 	Slips []timebase.Instant
+	// Leap is the daemon's leap table (nil: the built-in one); GPS the decoder's options (a 2016 scenario must
+	// lower the week-rollover floor).
+	Leap *leap.Table
+	GPS  gps.Options
 }
 
 // Spec names a scenario and builds it.
@@ -52,7 +58,7 @@ var start = timebase.Date(2026, time.November, 22, 0, 0, 0, 0)
 
 // Specs lists the scenarios, in a stable order.
 func Specs() []Spec {
-	return []Spec{
+	return append([]Spec{
 		{Name: "cold-start", Summary: "±20 ppm, 1.23 s off, no fix for 30 s; u-blox pulse σ 20 ns; GPIO latency 5 µs σ 1 µs, 0.2 % 50 µs outliers",
 			DefaultDuration: 20 * time.Minute, MinDuration: 3 * time.Minute, build: coldStart},
 		{Name: "holdover-1h", Summary: "train for duration−1h, then 1 h without GPS while the crystal warms 1 °C/h",
@@ -65,11 +71,8 @@ func Specs() []Spec {
 			}},
 		{Name: "bad-pps", Summary: "cold-start with 5 % missing pulses, 5 % spurious edges, 1 % late captures and two one-second label slips",
 			DefaultDuration: 30 * time.Minute, MinDuration: 15 * time.Minute, build: badPPS},
-		{Name: "dac-ocxo", Summary: "DAC-steered OCXO: unavailable until discipline/dacosc and its simulation exist",
-			DefaultDuration: 2 * time.Hour, MinDuration: time.Minute, build: func(uint64, time.Duration) (Setup, error) {
-				return Setup{}, fmt.Errorf("dac-ocxo: %w: the DAC-steered oscillator (discipline/dacosc) and a simulated OCXO behind it are not built yet", ErrUnavailable)
-			}},
-	}
+		dacOCXOSpec(), dacOCXOHoldoverSpec(),
+	}, leapSpecs()...)
 }
 
 // Lookup returns the named scenario.
@@ -175,6 +178,9 @@ type Result struct {
 	Outliers   uint64  `json:"pps_outliers"` // samples the PPS gate rejected
 	LabelSlips uint64  `json:"label_slips"`  // labels the pairing withheld as whole-second slips
 	GPSJumps   uint64  `json:"gps_jumps"`    // epochs the decoder flagged as time jumps or repeats
+
+	// Leap is what was served across leap seconds, for runs with a leap second or a leap table of their own.
+	Leap *leap.JSON `json:"leap,omitempty"`
 }
 
 // Run runs a named scenario.
@@ -182,6 +188,9 @@ func Run(name string, d time.Duration, seed uint64) (Result, error) {
 	spec, err := Lookup(name)
 	if err != nil {
 		return Result{}, err
+	}
+	if run := dacRunner(spec.Name); run != nil {
+		return run(spec, d, seed)
 	}
 	su, d, err := spec.Build(d, seed)
 	if err != nil {
@@ -210,9 +219,30 @@ func RunSetup(name string, su Setup, d time.Duration) (Result, error) {
 		bounds     []float64
 		violations int
 		served     int
+		rec        leap.Recorder
+		synced     bool // the box has claimed sync once
 	)
+	leapRun := su.Sim.Leap.Has() || su.Leap != nil
 	l.run(end, func(truth timebase.Instant, e time.Duration) {
 		v := l.core.View()
+		if leapRun {
+			// Scored against UTC as POSIX time, which repeats 23:59:59: that is what a correct clock reads.
+			board := l.w.Board().At(truth)
+			e = posixError(su.Sim.Leap, truth, board)
+			flag, _ := l.w.Board().LeapState()
+			li := timebase.LeapUnsync
+			if l.last != nil {
+				li = l.last.Leap
+			}
+			// Served time is judged from the first second the box claims sync: the step that sets the clock at
+			// a cold start is served with LI=3, which clients ignore, and is no leap artefact. Before that the
+			// recorder is given UTC itself, so the LI and the kernel flag are still recorded from the start.
+			served := board
+			if synced = synced || li != timebase.LeapUnsync; !synced {
+				served, _ = su.Sim.Leap.POSIX(truth)
+			}
+			rec.Observe(truth, served, 0, li, kernelFlag(flag), v.Leap.Warnings)
+		}
 		if firstFix == 0 && v.HaveEpoch && v.Epoch.Label.Valid {
 			firstFix = truth
 		}
@@ -257,6 +287,10 @@ func RunSetup(name string, su Setup, d time.Duration) (Result, error) {
 		Outliers:        l.core.View().PPS.Outliers,
 		LabelSlips:      l.core.View().PPS.LabelSlips,
 		GPSJumps:        l.core.View().GPS.TimeJumps + l.core.View().GPS.Repeats,
+	}
+	if leapRun {
+		j := rec.Summary().JSON()
+		r.Leap = &j
 	}
 	if su.OutageFrom != 0 {
 		r.Window = "holdover"
@@ -340,6 +374,8 @@ func newLoop(su Setup) (*loop, error) {
 	core, err := daemon.NewCore(daemon.Config{
 		PPSBias: su.PPSBias,
 		Servo:   su.Servo,
+		GPS:     su.GPS,
+		Leap:    su.Leap,
 		Publish: func(s *timebase.Snapshot) { l.last = s },
 	}, w.Board().Steerable(func() timebase.Instant { return l.cur }))
 	if err != nil {
