@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,6 +60,7 @@ type options struct {
 	ppsEdge    string
 	nts        ntsOptions
 	gps        gpsOptions
+	cpuProfile string
 }
 
 // listFlag is a comma-separated list; an empty value is an empty list.
@@ -152,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.nts.maxConns, "nts-ke-max-conns", 64, "concurrent NTS-KE connections")
 	fs.Float64Var(&o.nts.rate, "nts-ke-rate", 0.2, "sustained NTS-KE connections per second per client")
 	fs.IntVar(&o.nts.burst, "nts-ke-burst", 8, "NTS-KE connection burst per client")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file until shutdown (for performance work)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -261,6 +264,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gpsntpd: -cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "gpsntpd: -cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintf(os.Stderr, "gpsntpd: %v\n", err)
 		os.Exit(1)
@@ -461,7 +476,7 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	webHandler := startWeb(ctx, &statusProvider{
-		version: version, mode: mode, device: device, ppsSource: ppsName, started: started,
+		version: version, mode: mode, device: device, ppsSource: ppsName, started: started, leap: leapChoice,
 		listen: listen, clock: served, core: core, server: srv,
 	})
 

@@ -35,6 +35,7 @@ func TestDrainFeedsQueuedEventsFirst(t *testing.T) {
 	if e == nil {
 		t.Error("an open edge channel was dropped")
 	}
+	core.Tick(at) // the view is refreshed on epochs, edges and ticks
 	v := core.View()
 	if v.PPS.Edges != 2 {
 		t.Errorf("drain fed %d edges, want 2", v.PPS.Edges)

@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gpsntp/gpsntp/gps/serialdev"
+	"github.com/gpsntp/gpsntp/gps/ubx"
+)
+
+// startHardware starts gpsntpd in hardware mode (no -sim) on loopback, with the given extra flags (the
+// receiver's -gps-device and friends), and waits for its status server.
+func startHardware(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	args := append([]string{"-ntp-listen", "127.0.0.1:0", "-http-listen", "127.0.0.1:0", "-state-dir", t.TempDir()}, extra...)
+	cmd := exec.Command(bin(t, "gpsntpd"), args...)
+	pr, pw := io.Pipe()
+	d := &daemon{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start gpsntpd: %v", err)
+	}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			d.stderr.Write([]byte(line + "\n"))
+			if m := statusURLRe.FindStringSubmatch(line); m != nil {
+				select {
+				case urlc <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { d.waitErr = cmd.Wait(); pw.Close(); close(d.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-d.done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("gpsntpd stderr:\n%s", d.stderr.String())
+		}
+	})
+	select {
+	case d.httpURL = <-urlc:
+	case <-d.done:
+		t.Fatalf("gpsntpd exited at start: %v\n%s", d.waitErr, d.stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("gpsntpd did not report its status server\n%s", d.stderr.String())
+	}
+	return d
+}
+
+func nmeaSentence(body string) string {
+	var x byte
+	for i := 0; i < len(body); i++ {
+		x ^= body[i]
+	}
+	return fmt.Sprintf("$%s*%02X\r\n", body, x)
+}
+
+// fakeReceiver is a u-blox NEO-M8T (protocol 18.00) on the master side of a pty: every second it writes
+// RMC, GGA and GSA for the current UTC second at line speed, plus one sentence with a wrong checksum; it
+// answers a MON-VER poll with its identity and configuration messages with ACK-ACK, and keeps the UBX
+// frames it was sent.
+type fakeReceiver struct {
+	fd   int
+	path string
+	baud int
+
+	mu       sync.Mutex
+	received [][]byte
+	wmu      sync.Mutex // one writer at a time: NMEA and UBX answers must not interleave mid-frame
+}
+
+func newFakeReceiver(t *testing.T, baud int) *fakeReceiver {
+	t.Helper()
+	master, path, err := serialdev.OpenPTY(baud)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	fd := int(master.Fd())
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeReceiver{fd: fd, path: path, baud: baud}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); f.talk(ctx) }()
+	go func() { defer wg.Done(); f.listen(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait(); master.Close() })
+	return f
+}
+
+// write sends p at line speed in 32-byte chunks; while nobody reads the pty, what does not fit is dropped.
+func (f *fakeReceiver) write(ctx context.Context, p []byte) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	byteTime := 10 * time.Second / time.Duration(f.baud)
+	for len(p) > 0 && ctx.Err() == nil {
+		n := min(len(p), 32)
+		time.Sleep(time.Duration(n) * byteTime)
+		syscall.Write(f.fd, p[:n]) // EAGAIN: nobody reading yet
+		p = p[n:]
+	}
+}
+
+func (f *fakeReceiver) talk(ctx context.Context) {
+	for ctx.Err() == nil {
+		now := time.Now().UTC()
+		next := now.Truncate(time.Second).Add(time.Second + 50*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next.Sub(now)):
+		}
+		sec := next.Truncate(time.Second)
+		hms, date := sec.Format("150405")+".00", sec.Format("020106")
+		var b bytes.Buffer
+		b.WriteString(nmeaSentence("GPRMC," + hms + ",A,4631.1820,N,00637.9380,E,0.02,," + date + ",,,A"))
+		b.WriteString(nmeaSentence("GPGGA," + hms + ",4631.1820,N,00637.9380,E,1,08,0.9,495.0,M,48.3,M,,"))
+		b.WriteString(nmeaSentence("GPGSA,A,3,02,05,07,13,15,18,20,29,,,,,1.6,0.9,1.3"))
+		b.WriteString("$GPGSV,1,1,01,02,45,120,40*FF\r\n") // wrong checksum: counted, never used
+		f.write(ctx, b.Bytes())
+	}
+}
+
+func (f *fakeReceiver) listen(ctx context.Context) {
+	buf := make([]byte, 1024)
+	var pending []byte
+	for ctx.Err() == nil {
+		n, err := syscall.Read(f.fd, buf)
+		if n <= 0 {
+			if err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EIO) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		pending = append(pending, buf[:n]...)
+		for {
+			i := bytes.Index(pending, []byte{0xB5, 0x62})
+			if i < 0 || len(pending) < i+8 {
+				break
+			}
+			l := int(pending[i+4]) | int(pending[i+5])<<8
+			if len(pending) < i+8+l {
+				break
+			}
+			fr := append([]byte(nil), pending[i:i+8+l]...)
+			pending = pending[i+8+l:]
+			f.mu.Lock()
+			f.received = append(f.received, fr)
+			f.mu.Unlock()
+			var reply []byte
+			switch {
+			case fr[2] == ubx.ClassMON && fr[3] == ubx.IDMonVER && l == 0:
+				reply = monVer18()
+			case fr[2] == ubx.ClassCFG:
+				reply, _ = ubx.AppendFrame(nil, ubx.ClassACK, 0x01, []byte{fr[2], fr[3]})
+			}
+			if reply != nil {
+				go f.write(ctx, reply)
+			}
+		}
+	}
+}
+
+func (f *fakeReceiver) frames() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]byte(nil), f.received...)
+}
+
+func monVer18() []byte {
+	field := func(s string, n int) []byte { b := make([]byte, n); copy(b, s); return b }
+	var p []byte
+	p = append(p, field("ROM CORE 3.01 (107888)", 30)...)
+	p = append(p, field("00080000", 10)...)
+	for _, ext := range []string{"FWVER=TIM 1.10", "PROTVER=18.00", "MOD=NEO-M8T"} {
+		p = append(p, field(ext, 30)...)
+	}
+	fr, _ := ubx.AppendFrame(nil, ubx.ClassMON, ubx.IDMonVER, p)
+	return fr
+}
