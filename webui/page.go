@@ -103,6 +103,7 @@ var funcs = template.FuncMap{
 	},
 	"tallyWord": tallyWord,
 	"join":      strings.Join,
+	"deref":     func(p *int) int { return *p },
 }
 
 func leapWords(li int) string {
@@ -172,7 +173,7 @@ var templates = template.Must(template.New("").Funcs(funcs).Parse(`
 
 {{define "summary"}}<div id="summary">
 <header class="head {{.Tone}}"><h1 id="headline">{{.Headline}}</h1>
-<p class="sub">gpsntp {{.S.Version}} · {{.S.Mode}} · up {{.Uptime}} · {{clock .S.Now}}</p></header>
+<p class="sub">gpsntp {{.S.Version}} · {{.S.Mode}}{{if .S.Board}} · {{.S.Board}}{{end}} · up {{.Uptime}} · {{clock .S.Now}}</p></header>
 <div class="grid">
 <section class="card" id="time"><h2>Time service</h2>
 <dl>
@@ -216,6 +217,25 @@ var templates = template.Must(template.New("").Funcs(funcs).Parse(`
 {{end}}</tbody></table>
 <p class="muted small">* selected · + candidate · - outlier · x falseticker · blank rejected. Reach: last 8 seconds, octal.</p>
 </section>
+
+<section class="card" id="leapcard"><h2>Leap second</h2>
+<dl>
+<dt>Served</dt><dd>{{leap .S.Leap.LIServed}}</dd>
+<dt>TAI−UTC</dt><dd>{{if .S.Leap.TAIUTC}}{{deref .S.Leap.TAIUTC}} s <span class="muted">from {{.S.Leap.TAIUTCSource}}</span>{{else}}unknown{{end}}</dd>
+<dt>Next</dt><dd id="nextleap">{{with .S.Leap.Next}}{{if gt .Change 0}}insert{{else}}delete{{end}} before {{.At}} <span class="muted">from {{.Source}}</span>{{else}}none announced{{end}}</dd>
+<dt>Kernel flag</dt><dd>{{.S.Leap.KernelFlag}}{{if .S.Leap.KernelError}} <span class="alert">({{.S.Leap.KernelError}})</span>{{end}}</dd>
+<dt>Table</dt><dd>{{.S.Leap.Table.Source}}, expires {{.S.Leap.Table.Expiry}}{{if .S.Leap.Table.Expired}} <span class="alert">EXPIRED</span>{{end}}</dd>
+</dl>
+{{if .S.Leap.Warnings}}<ul class="warn">{{range .S.Leap.Warnings}}<li>{{.Message}}</li>{{end}}</ul>{{end}}
+</section>
+
+{{with .S.NTS}}<section class="card" id="ntscard"><h2>NTS</h2>
+<dl>
+<dt>NTS-KE</dt><dd>{{join .KEListen ", "}}</dd>
+<dt>Handshakes</dt><dd>{{.Handshakes}} <span class="muted">({{.KEFailed}} refused or failed)</span></dd>
+<dt>Authenticated</dt><dd>{{.Authentic}} requests <span class="muted">({{.NAKs}} NTS NAKs)</span></dd>
+<dt>Certificate</dt><dd>SHA-256 <span class="fp" id="certfp">{{.CertSHA256}}</span><br><a href="/api/nts/cert.pem" download>download PEM</a> <span class="muted">valid until {{.CertNotAfter}}</span>{{if .ReloadError}}<br><span class="alert">reload failed: {{.ReloadError}}</span>{{end}}</dd>
+</dl></section>{{end}}
 
 <section class="card" id="ntp"><h2>NTP clients</h2>
 <dl>

@@ -61,6 +61,7 @@ type options struct {
 	nts        ntsOptions
 	gps        gpsOptions
 	cpuProfile string
+	board      string
 }
 
 // listFlag is a comma-separated list; an empty value is an empty list.
@@ -154,6 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.nts.maxConns, "nts-ke-max-conns", 64, "concurrent NTS-KE connections")
 	fs.Float64Var(&o.nts.rate, "nts-ke-rate", 0.2, "sustained NTS-KE connections per second per client")
 	fs.IntVar(&o.nts.burst, "nts-ke-burst", 8, "NTS-KE connection burst per client")
+	fs.StringVar(&o.board, "board", "", "the board and HAT profile this box runs on, shown on the status page (the image sets it)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file until shutdown (for performance work)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -476,7 +478,7 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	webHandler := startWeb(ctx, &statusProvider{
-		version: version, mode: mode, device: device, ppsSource: ppsName, started: started, leap: leapChoice,
+		version: version, mode: mode, device: device, ppsSource: ppsName, started: started, leap: leapChoice, nts: ntsSvc, board: o.board,
 		listen: listen, clock: served, core: core, server: srv,
 	})
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gpsntp/gpsntp/internal/status"
 	"github.com/gpsntp/gpsntp/ntpserve/nts"
 	"github.com/gpsntp/gpsntp/ntpserve/ntske"
 )
@@ -144,6 +145,24 @@ func (n *ntsService) close() {
 	for _, ln := range n.lns {
 		ln.Close()
 	}
+}
+
+// summary is the NTS section of the status document.
+func (n *ntsService) summary() *status.NTS {
+	st := n.proc.Stats()
+	out := &status.NTS{KEListen: n.listen, Authentic: st.Authentic, NAKs: st.NAKCookie + st.NAKAuth}
+	if n.ke != nil {
+		ci := n.ke.Certificate()
+		out.CertSHA256 = hex.EncodeToString(ci.SHA256[:])
+		out.CertNotAfter = ci.NotAfter.UTC().Format(time.RFC3339)
+		if ci.ReloadError != nil {
+			out.ReloadError = ci.ReloadError.Error()
+		}
+		ks := n.ke.Stats()
+		out.Handshakes = ks.Served
+		out.KEFailed = ks.HandshakeFailed + ks.BadRequest + ks.RateLimited + ks.ClientLimited + ks.Failed
+	}
+	return out
 }
 
 // apiNTS is GET /api/nts: where NTS-KE listens, the certificate to pin (PEM and SHA-256 fingerprint), and

@@ -27,7 +27,9 @@ type statusProvider struct {
 	sources *sourceTracker
 	// leap is the leap-seconds.list main chose (chooseLeapTable): where the table in use came from and
 	// which files were refused. The zero value stands for the built-in table.
-	leap leap.Choice
+	leap  leap.Choice
+	nts   *ntsService // nil when NTS is off
+	board string
 }
 
 func (p statusProvider) status() status.Status {
@@ -98,6 +100,10 @@ func (p statusProvider) status() status.Status {
 		s.GPS.Sky, s.GPS.SkyTime = skyOf(v.Epoch.Sky), status.Time(v.Epoch.Label.Received)
 	}
 	s.Sources = tracker.list(v)
+	if p.nts != nil {
+		s.NTS = p.nts.summary()
+	}
+	s.Board = p.board
 	return s
 }
 

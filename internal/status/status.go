@@ -21,8 +21,24 @@ type Status struct {
 	GPS     GPS     `json:"gps"`
 	PPS     PPS     `json:"pps"`
 	Leap    Leap    `json:"leap"`
+	// NTS is absent when NTS is off.
+	NTS *NTS `json:"nts,omitempty"`
+	// Board is the board and HAT profile the image was built for, empty when not set.
+	Board string `json:"board,omitempty"`
 	// Sources lists the time sources, one line each in `gpsntpctl sources`, like ntpq -p.
 	Sources []Source `json:"sources"`
+}
+
+// NTS is Network Time Security at a glance; /api/nts has the certificate itself and every counter.
+type NTS struct {
+	KEListen     []string `json:"ke_listen"`
+	CertSHA256   string   `json:"cert_sha256"` // hex, of the leaf certificate's DER: what clients pin
+	CertNotAfter string   `json:"cert_not_after"`
+	Handshakes   uint64   `json:"handshakes"` // NTS-KE exchanges that issued cookies
+	KEFailed     uint64   `json:"ke_failed"`  // TLS handshakes failed, bad requests, refused by limits
+	Authentic    uint64   `json:"authentic"`  // NTS-authenticated NTP requests answered
+	NAKs         uint64   `json:"naks"`       // NTS NAKs sent (unknown or expired cookies, bad authenticators)
+	ReloadError  string   `json:"reload_error,omitempty"`
 }
 
 // Sync is what the discipline publishes and the server serves.
