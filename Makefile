@@ -6,7 +6,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build demo test deps check vet fmt-check staticcheck race interop cross fuzz bench bench-go clean
+.PHONY: all build demo test deps check vet fmt-check staticcheck race interop cross fuzz bench bench-nts bench-go image vm clean
 
 all: build
 
@@ -63,6 +63,20 @@ fuzz:
 bench: build
 	bash scripts/bench.sh
 	$(MAKE) bench-go
+
+bench-nts: build
+	bash scripts/bench-nts.sh
+
+# The SD-card image for a board and HAT (see board/ for the profiles), built without gok.
+BOARD ?= rpi4
+HAT   ?= uputronics
+image:
+	mkdir -p out
+	$(GO) run ./cmd/gpsntp-image -board $(BOARD) -hat $(HAT) $(if $(PPS_PIN),-pps-pin $(PPS_PIN)) $(if $(PASSWORD_FILE),-password-file $(PASSWORD_FILE)) -o out/gpsntp-$(BOARD)-$(HAT).img
+
+# The same firmware for qemu-system-aarch64, fed NMEA from the simulator.
+vm:
+	bash scripts/vm.sh
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

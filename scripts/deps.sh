@@ -3,7 +3,7 @@
 # namespace tools, Go modules and staticcheck. Idempotent; CI calls it through `make deps`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(chrony ntpsec-ntpdig iproute2 util-linux procps chromium prometheus)
+pkgs=(chrony ntpsec-ntpdig iproute2 util-linux procps chromium prometheus squashfs-tools dosfstools mtools e2fsprogs fdisk qemu-system-arm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
