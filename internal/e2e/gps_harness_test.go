@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,55 +13,6 @@ import (
 	"github.com/gpsntp/gpsntp/gps/serialdev"
 	"github.com/gpsntp/gpsntp/gps/ubx"
 )
-
-// startHardware starts gpsntpd in hardware mode (no -sim) on loopback, with the given extra flags (the
-// receiver's -gps-device and friends), and waits for its status server.
-func startHardware(t *testing.T, extra ...string) *daemon {
-	t.Helper()
-	args := append([]string{"-ntp-listen", "127.0.0.1:0", "-http-listen", "127.0.0.1:0", "-state-dir", t.TempDir()}, extra...)
-	cmd := exec.Command(bin(t, "gpsntpd"), args...)
-	pr, pw := io.Pipe()
-	d := &daemon{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start gpsntpd: %v", err)
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			d.stderr.Write([]byte(line + "\n"))
-			if m := statusURLRe.FindStringSubmatch(line); m != nil {
-				select {
-				case urlc <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() { d.waitErr = cmd.Wait(); pw.Close(); close(d.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-d.done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("gpsntpd stderr:\n%s", d.stderr.String())
-		}
-	})
-	select {
-	case d.httpURL = <-urlc:
-	case <-d.done:
-		t.Fatalf("gpsntpd exited at start: %v\n%s", d.waitErr, d.stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatalf("gpsntpd did not report its status server\n%s", d.stderr.String())
-	}
-	return d
-}
 
 func nmeaSentence(body string) string {
 	var x byte

@@ -96,10 +96,28 @@ func (s *syncBuffer) String() string {
 
 var statusURLRe = regexp.MustCompile(`status page on (http://[^ ]+)/`)
 
-// startSim starts gpsntpd -sim on loopback with ports picked by the kernel, and waits for its status server.
+// loopbackArgs are the flags that keep a test's gpsntpd on loopback, with ports picked by the kernel: no
+// test binds NTP, NTS-KE or HTTP on another address.
+func loopbackArgs(t *testing.T) []string {
+	return []string{"-ntp-listen", "127.0.0.1:0", "-http-listen", "127.0.0.1:0", "-nts-ke-listen", "127.0.0.1:0", "-state-dir", t.TempDir()}
+}
+
+// startSim starts gpsntpd -sim on loopback and waits for its status server.
 func startSim(t *testing.T, extra ...string) *daemon {
 	t.Helper()
-	args := append([]string{"-sim", "-ntp-listen", "127.0.0.1:0", "-http-listen", "127.0.0.1:0", "-nts-ke-listen", "127.0.0.1:0", "-state-dir", t.TempDir()}, extra...)
+	return startDaemon(t, append(append([]string{"-sim"}, loopbackArgs(t)...), extra...))
+}
+
+// startHardware starts gpsntpd in hardware mode (no -sim) on loopback, with the given extra flags (the
+// receiver's -gps-device and friends), and waits for its status server.
+func startHardware(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	return startDaemon(t, append(loopbackArgs(t), extra...))
+}
+
+// startDaemon starts gpsntpd with args, stops it when the test ends, and waits for its status server.
+func startDaemon(t *testing.T, args []string) *daemon {
+	t.Helper()
 	cmd := exec.Command(bin(t, "gpsntpd"), args...)
 	pr, pw := io.Pipe()
 	d := &daemon{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
