@@ -22,8 +22,6 @@ package scenario
 import (
 	"fmt"
 	"math"
-	"slices"
-	"sort"
 	"time"
 
 	"github.com/gpsntp/gpsntp/discipline"
@@ -274,30 +272,6 @@ func RunDACSetup(name string, su DACSetup, d time.Duration) (Result, error) {
 	} else {
 		r.Window = "oscillator phase from first fix + 20 min"
 	}
-	if firstFix != 0 {
-		r.FirstFixS = firstFix.Sub(st).Seconds()
-		lock := lastBad.Add(time.Second)
-		if lock.Add(minSustain) <= refEnd {
-			s := math.Max(lock.Sub(firstFix).Seconds(), 0)
-			r.LockS = &s
-		}
-	}
-	if len(window) > 0 {
-		var ss float64
-		for _, x := range window {
-			ss += x * x
-		}
-		r.RMSNs = round1(math.Sqrt(ss / float64(len(window))))
-		sort.Float64s(window)
-		r.P99AbsNs = round1(quantile(window, 0.99))
-		r.MaxAbsNs = window[len(window)-1]
-	}
-	if len(ratios) > 0 {
-		slices.Sort(ratios)
-		p := math.Round(quantile(ratios, 0.5)*100) / 100
-		r.BoundOverTrueP50 = &p
-		slices.Sort(bounds)
-		r.BoundP50Ns = round1(quantile(bounds, 0.5))
-	}
+	r.finish(st, firstFix, lastBad, refEnd, minSustain, window, ratios, bounds)
 	return r, nil
 }

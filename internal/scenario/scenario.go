@@ -297,14 +297,19 @@ func RunSetup(name string, su Setup, d time.Duration) (Result, error) {
 	} else {
 		r.Window = "steady state from first fix + 120 s"
 	}
+	r.finish(st, firstFix, lastBad, refEnd, minSustain, window, ratios, bounds)
+	return r, nil
+}
+
+// finish fills the figures every scenario reports: time to lock after the first fix (the end of the last
+// second over 1 µs, if the error then stayed under it for minSustain), RMS, p99 and maximum of the absolute
+// error over the scoring window (ns), and the median of bound over true error (and of the bound) in holdover.
+func (r *Result) finish(start, firstFix, lastBad, refEnd timebase.Instant, minSustain time.Duration, window, ratios, bounds []float64) {
 	if firstFix != 0 {
-		r.FirstFixS = firstFix.Sub(st).Seconds()
+		r.FirstFixS = firstFix.Sub(start).Seconds()
 		lock := lastBad.Add(time.Second)
 		if lock.Add(minSustain) <= refEnd {
-			s := lock.Sub(firstFix).Seconds()
-			if s < 0 {
-				s = 0
-			}
+			s := math.Max(lock.Sub(firstFix).Seconds(), 0)
 			r.LockS = &s
 		}
 	}
@@ -325,7 +330,6 @@ func RunSetup(name string, su Setup, d time.Duration) (Result, error) {
 		slices.Sort(bounds)
 		r.BoundP50Ns = round1(quantile(bounds, 0.5))
 	}
-	return r, nil
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
