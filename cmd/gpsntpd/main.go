@@ -60,6 +60,7 @@ type options struct {
 	ppsEdge    string
 	nts        ntsOptions
 	gps        gpsOptions
+	dac        dacOptions
 	cpuProfile string
 	board      string
 }
@@ -143,6 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.stepThresh, "step-threshold", o.stepThresh, "step the clock instead of slewing past this offset (before first lock)")
 	fs.StringVar(&o.leapFile, "leapfile", "", "a leap-seconds.list (IERS/NIST format) to use when newer than the built-in table and the state dir's copy")
 	o.gps.register(fs)
+	o.dac.register(fs)
 	o.nts.keListen = []string{":4460"}
 	fs.Var(listFlag{&o.nts.keListen}, "nts-ke-listen", "comma-separated host:port list for NTS-KE (TLS 1.3); empty turns NTS off")
 	fs.StringVar(&o.nts.certFile, "nts-cert", "", "PEM certificate chain for NTS-KE (default: self-signed, made in -state-dir)")
@@ -232,6 +234,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("invalid value %d for flag -ntp-burst: at most %d", o.ntpBurst, ntpserve.MaxBurst)
 	}
 	if err := o.gps.validate(o.sim); err != nil {
+		return nil, err
+	}
+	if err := o.dac.validate(o); err != nil {
 		return nil, err
 	}
 	if err := o.serverConfig().Validate(); err != nil {
@@ -342,6 +347,7 @@ func run(ctx context.Context, o *options) error {
 		hwRuns      []func(context.Context) error
 		drift       discipline.Drift
 		haveDrift   bool
+		dac         *dacSetup // nil: no DAC-steered oscillator
 	)
 	if o.sim {
 		mode, device, ppsName = "sim", "simulator", "simulator"
@@ -410,6 +416,16 @@ func run(ctx context.Context, o *options) error {
 				notes = append(notes, note)
 			}
 		}
+		if o.dac.device != "" {
+			if dac, err = openDAC(o.dac, hardwareDAC); err != nil {
+				return err
+			}
+			defer dac.close()
+			oscCh := make(chan timebase.Edge, 8)
+			inputs.OscEdges = oscCh
+			hwRuns = append(hwRuns, func(ctx context.Context) error { return dac.run(ctx, oscCh) })
+			notes = append(notes, fmt.Sprintf("DAC-steered oscillator: %s, its 1PPS on %s", dac.name, dac.ppsName))
+		}
 	}
 
 	srvCfg := o.serverConfig()
@@ -442,9 +458,13 @@ func run(ctx context.Context, o *options) error {
 		servoCfg.InitialPPM = drift.FrequencyPPM
 		servoCfg.InitialErrorPPM = drift.ErrorPPM + 0.1*math.Max(0, age.Hours()/24)
 	}
+	var dacCfg daemon.DACConfig
+	if dac != nil {
+		dacCfg = dac.cfg
+	}
 	core, err := daemon.NewCore(daemon.Config{
 		PPS: pps.Config{OnTime: ppsPolarity}, PPSBias: bias,
-		Servo: servoCfg, Leap: leapChoice.Table, Publish: srv.Publish,
+		Servo: servoCfg, Leap: leapChoice.Table, Publish: srv.Publish, DAC: dacCfg,
 	}, steer)
 	if err != nil {
 		return err
@@ -479,7 +499,7 @@ func run(ctx context.Context, o *options) error {
 
 	webHandler := startWeb(ctx, &statusProvider{
 		version: version, mode: mode, device: device, ppsSource: ppsName, started: started, leap: leapChoice, nts: ntsSvc, board: o.board,
-		listen: listen, clock: served, core: core, server: srv,
+		listen: listen, clock: served, core: core, server: srv, dac: dac,
 	})
 
 	var handler = webHandler

@@ -30,6 +30,7 @@ type statusProvider struct {
 	leap  leap.Choice
 	nts   *ntsService // nil when NTS is off
 	board string
+	dac   *dacSetup // nil without a DAC-steered oscillator
 }
 
 func (p statusProvider) status() status.Status {
@@ -103,6 +104,7 @@ func (p statusProvider) status() status.Status {
 	if p.nts != nil {
 		s.NTS = p.nts.summary()
 	}
+	s.DAC = dacStatus(v, p.dac)
 	s.Board = p.board
 	return s
 }

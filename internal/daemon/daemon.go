@@ -6,6 +6,10 @@
 // appliance runs through hours of virtual time in milliseconds. Run is the thin real-time shell around it:
 // a select over the edges' channels and one timer, nothing else. Concrete edges never appear here; they
 // arrive as channels, and the clock to steer as a timebase.Steerable.
+//
+// Optionally it also steers an external DAC-tuned oscillator (dac.go): its 1PPS comes in through OscEdge, the
+// DAC writes go out through the DACSteer interface the caller gives, and in a GPS outage the board clock
+// follows that oscillator instead of free-running.
 package daemon
 
 import (
@@ -32,6 +36,8 @@ type Config struct {
 	LeapMode leap.Mode
 	// Publish receives every new snapshot (the NTP server's Publish). It must not block.
 	Publish func(*timebase.Snapshot)
+	// DAC is the optional DAC-steered oscillator (see dac.go); its 1PPS comes in through OscEdge.
+	DAC DACConfig
 }
 
 // View is an immutable picture of the loop for status readers on other goroutines.
@@ -55,6 +61,8 @@ type View struct {
 	LeapKernel    leap.KernelFlag // the flag the kernel clock is armed with
 	LeapArtifacts uint64          // samples skipped because the leap second itself made them off by a second
 	LeapError     error           // the last failure to arm the kernel clock
+
+	DAC *DACView // nil when no DAC loop is configured
 }
 
 // Core is the event-driven heart of the daemon. Its methods must be called from one goroutine; View may be
@@ -71,6 +79,13 @@ type Core struct {
 	leapArtifacts uint64
 	leapErr       error
 
+	dac       *dacLoop      // nil: no DAC loop
+	stepped   time.Duration // sum of the servo's steps: the DAC controller's timescale leaves them out
+	ppsOnTime pps.Polarity
+	// the servo's holdover limits, applied to the served bound while the board follows the oscillator
+	holdStratum1, holdUnsync time.Duration
+	holdStratum              uint8
+
 	lastEpoch gps.Epoch
 	haveEpoch bool
 	lastOff   time.Duration
@@ -80,7 +95,14 @@ type Core struct {
 
 // NewCore builds the loop around a steerable clock.
 func NewCore(cfg Config, steer timebase.Steerable) (*Core, error) {
-	servo, err := discipline.New(cfg.Servo, steer)
+	c := &Core{}
+	servoSteer := steer
+	if cfg.DAC.Steer != nil {
+		servoSteer = stepTracker{Steerable: steer, total: &c.stepped}
+	} else if cfg.DAC.Controller != (discipline.DACConfig{}) {
+		return nil, errDACSteerMissing
+	}
+	servo, err := discipline.New(cfg.Servo, servoSteer)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: servo: %w", err)
 	}
@@ -95,12 +117,24 @@ func NewCore(cfg Config, steer timebase.Steerable) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: pps: %w", err)
 	}
-	c := &Core{
-		dec:     gps.NewDecoder(cfg.GPS),
-		pair:    pair,
-		servo:   servo,
-		publish: cfg.Publish,
-		leapCtl: leap.NewController(table, cfg.LeapMode),
+	c.dec, c.pair, c.servo, c.publish = gps.NewDecoder(cfg.GPS), pair, servo, cfg.Publish
+	c.leapCtl = leap.NewController(table, cfg.LeapMode)
+	c.ppsOnTime = cfg.PPS.OnTime
+	def := discipline.DefaultConfig()
+	c.holdStratum1, c.holdUnsync, c.holdStratum = cfg.Servo.HoldoverStratum1Limit, cfg.Servo.HoldoverUnsyncLimit, cfg.Servo.HoldoverStratum
+	if c.holdStratum1 == 0 {
+		c.holdStratum1 = def.HoldoverStratum1Limit
+	}
+	if c.holdUnsync == 0 {
+		c.holdUnsync = def.HoldoverUnsyncLimit
+	}
+	if c.holdStratum == 0 {
+		c.holdStratum = def.HoldoverStratum
+	}
+	if cfg.DAC.Steer != nil {
+		if c.dac, err = newDACLoop(cfg.DAC, cfg.PPS.Bias); err != nil {
+			return nil, err
+		}
 	}
 	c.leapClk, _ = steer.(timebase.LeapClock)
 	if c.publish == nil {
@@ -109,7 +143,7 @@ func NewCore(cfg Config, steer timebase.Steerable) (*Core, error) {
 	c.publish(timebase.Unsynchronized())
 	dppm, derr, dok := c.servo.Drift()
 	c.view.Store(&View{
-		DriftPPM: dppm, DriftErrPPM: derr, DriftOK: dok, Snapshot: timebase.Unsynchronized()})
+		DriftPPM: dppm, DriftErrPPM: derr, DriftOK: dok, Snapshot: timebase.Unsynchronized(), DAC: c.dacView(0)})
 	return c, nil
 }
 
@@ -122,6 +156,9 @@ func (c *Core) Bytes(p []byte, recv timebase.Instant) {
 // Edge feeds one captured PPS edge.
 func (c *Core) Edge(e timebase.Edge) {
 	c.pair.Edge(e)
+	if c.dac != nil {
+		c.dacGPSEdge(e)
+	}
 	c.updateView(e.Time)
 }
 
@@ -131,6 +168,11 @@ func (c *Core) Tick(now timebase.Instant) timebase.Instant {
 	c.dec.Flush(now)
 	c.drainEpochs(now)
 	next := c.servo.Tick(now)
+	if c.dac != nil {
+		if w := c.dacTick(now); w != 0 && w > now && w < next {
+			next = w
+		}
+	}
 	c.leapTick(now)
 	c.publishAt(now)
 	c.updateView(now)
@@ -181,6 +223,10 @@ func (c *Core) drainEpochs(now timebase.Instant) {
 			continue
 		}
 		c.lastOff = off
+		if c.dac != nil && c.dac.following {
+			// The GPS is back: the board goes back to its pulse (the oscillator is slewed back by its loop).
+			c.dac.following = false
+		}
 		if c.leapOut.Schedule.Artifact(at, off) {
 			// The kernel and the receiver apply the leap second at instants that need not agree to the
 			// second (a receiver may label 23:59:60 as 00:00:00, or apply the leap late): a sample a whole
@@ -191,6 +237,9 @@ func (c *Core) drainEpochs(now timebase.Instant) {
 		if c.servo.Sample(discipline.Sample{At: at, Offset: off}) {
 			// Edges captured before the step are on the old timescale.
 			c.pair.Reset()
+			if c.dac != nil {
+				c.dac.pair.Reset()
+			}
 		}
 		c.leapTick(at)
 		c.publishAt(at)
@@ -225,7 +274,7 @@ func (c *Core) leapTick(now timebase.Instant) {
 // servedSnapshot is the servo's snapshot with the leap indicator the schedule calls for: the servo knows
 // whether the box is synchronized (LI=3 or not), the leap schedule which warning a synchronized box gives.
 func (c *Core) servedSnapshot(now timebase.Instant) *timebase.Snapshot {
-	snap := c.servo.Snapshot(now)
+	snap := c.dacSnapshot(c.servo.Snapshot(now), now)
 	if snap.Leap != timebase.LeapUnsync && c.leapOut.Leap != timebase.LeapUnsync && c.leapOut.Leap != snap.Leap {
 		cp := *snap
 		cp.Leap = c.leapOut.Leap
@@ -262,6 +311,8 @@ func (c *Core) updateView(now timebase.Instant) {
 		LeapKernel:    c.leapOut.Kernel,
 		LeapArtifacts: c.leapArtifacts,
 		LeapError:     c.leapErr,
+
+		DAC: c.dacView(now),
 	})
 }
 
@@ -279,6 +330,8 @@ type Chunk struct {
 type Inputs struct {
 	Bytes <-chan Chunk
 	Edges <-chan timebase.Edge
+	// OscEdges are the DAC-steered oscillator's 1PPS edges (Core.OscEdge); nil without a DAC loop.
+	OscEdges <-chan timebase.Edge
 }
 
 // Run drives core in real time until ctx ends. clock is the board clock (the one being steered), read only
@@ -286,7 +339,7 @@ type Inputs struct {
 func Run(ctx context.Context, core *Core, clock timebase.Clock, in Inputs) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	bytes, edges := in.Bytes, in.Edges
+	bytes, edges, osc := in.Bytes, in.Edges, in.OscEdges
 	rearm := func() {
 		d := core.NextWake().Sub(clock.Now())
 		if d < 0 {
@@ -311,10 +364,17 @@ func Run(ctx context.Context, core *Core, clock timebase.Clock, in Inputs) error
 				continue
 			}
 			core.Edge(e)
+		case e, ok := <-osc:
+			if !ok {
+				osc = nil
+				continue
+			}
+			core.OscEdge(e)
 		case <-timer.C:
 			// Events already queued happened before this tick: feed them first, or the tick could close
 			// a receiver epoch as quiet while the rest of its bytes wait in the channel (select picks
 			// among ready cases at random).
+			osc = drainOsc(core, osc)
 			bytes, edges = drain(core, bytes, edges)
 			core.Tick(clock.Now())
 			rearm()
@@ -341,6 +401,21 @@ func drain(core *Core, bytes <-chan Chunk, edges <-chan timebase.Edge) (<-chan C
 			core.Edge(e)
 		default:
 			return bytes, edges
+		}
+	}
+}
+
+// drainOsc feeds every oscillator edge already waiting, without blocking; it returns nil for a closed channel.
+func drainOsc(core *Core, osc <-chan timebase.Edge) <-chan timebase.Edge {
+	for {
+		select {
+		case e, ok := <-osc:
+			if !ok {
+				return nil
+			}
+			core.OscEdge(e)
+		default:
+			return osc
 		}
 	}
 }

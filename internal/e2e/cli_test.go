@@ -39,6 +39,10 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"-ntp-allow", "10.0.0.0/33", "-sim", "-ntp-listen", "127.0.0.1:0", "-http-listen", "", "-nts-ke-listen", "", "-state-dir", t.TempDir()}, "10.0.0.0/33"},
 		{[]string{"-nts-aeads", "15,99"}, "-nts-aeads"},
 		{[]string{"-nts-cert", "/x.pem"}, "-nts-key"},
+		{[]string{"-pps-gpio", "gpiochip0:18", "-dac", "mcp4725@/dev/i2c-1:0x70", "-dac-pps", "gpiochip0:17"}, "-dac"},
+		{[]string{"-pps-gpio", "gpiochip0:18", "-dac", "mcp4725@/dev/i2c-1:0x60", "-dac-pps", "gpiochip0"}, "-dac-pps"},
+		{[]string{"-pps-gpio", "gpiochip0:18", "-dac", "mcp4725@/dev/i2c-1:0x60", "-dac-pps", "gpiochip0:17", "-dac-gain", "NaN"}, "-dac-gain"},
+		{[]string{"-sim", "-dac", "mcp4725@/dev/i2c-1:0x60", "-dac-pps", "gpiochip0:17"}, "-dac"},
 	}
 	for _, c := range cases {
 		msg := runExpectFailure(t, c.args...)

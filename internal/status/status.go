@@ -23,6 +23,8 @@ type Status struct {
 	Leap    Leap    `json:"leap"`
 	// NTS is absent when NTS is off.
 	NTS *NTS `json:"nts,omitempty"`
+	// DAC is the DAC-steered oscillator, absent when none is configured.
+	DAC *DAC `json:"dac,omitempty"`
 	// Board is the board and HAT profile the image was built for, empty when not set.
 	Board string `json:"board,omitempty"`
 	// Sources lists the time sources, one line each in `gpsntpctl sources`, like ntpq -p.
@@ -160,6 +162,32 @@ const (
 	TallyFalseticker = "x"
 	TallyRejected    = " "
 )
+
+// DAC is an external oscillator (OCXO/TCXO) tuned by a DAC and steered to the GPS pulse (discipline's
+// DACController). Phases are the oscillator's time error against UTC, positive when it is ahead.
+type DAC struct {
+	Device string `json:"device"` // the DAC, e.g. "mcp4725@/dev/i2c-1:0x60"
+	PPS    string `json:"pps"`    // the capture of the oscillator's 1PPS
+	// State is acquiring, calibrating, locking, locked or holdover (no GPS pulse: coasting).
+	State         string  `json:"state"`
+	Code          uint32  `json:"code"`             // the DAC code in force
+	GainPPBPerLSB float64 `json:"gain_ppb_per_lsb"` // tuning slope, fitted or configured; 0 before calibration
+	// FrequencyPPB is the estimated frequency error of the free-running oscillator at the centre code.
+	FrequencyPPB float64 `json:"frequency_ppb"`
+	// PhaseOffsetS is the estimated phase error beyond SoftwareOffsetS, the constant phase of the
+	// oscillator's pulse adopted at start when its divider cannot be re-phased.
+	PhaseOffsetS    float64 `json:"phase_offset_s"`
+	SoftwareOffsetS float64 `json:"software_offset_s"`
+	// BoundS is the bound on the oscillator's phase error now; null before the controller can promise one.
+	BoundS *float64 `json:"bound_s"`
+	// Following is true while the board clock follows the oscillator because the GPS is lost.
+	Following      bool   `json:"following"`
+	FollowingSince string `json:"following_since,omitempty"`
+	Pairs          uint64 `json:"pairs"`    // GPS and oscillator pulses paired into phase samples
+	Outliers       uint64 `json:"outliers"` // samples the controller's gate rejected
+	Writes         uint64 `json:"writes"`   // codes written to the DAC
+	Error          string `json:"error,omitempty"`
+}
 
 // PPS is the pulse capture and its pairing with receiver labels.
 type PPS struct {
