@@ -20,6 +20,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+BENCH_NAME=bench-nts
+# shellcheck source=benchlib.sh
+. scripts/benchlib.sh
 
 DURATION=${BENCH_DURATION:-5s}
 KE_DURATION=${BENCH_KE_DURATION:-3s}
@@ -29,9 +32,6 @@ KE_CONNS=${BENCH_KE_CONNS:-4}
 AEAD=${BENCH_AEAD:-15}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 GEN_CPU=${BENCH_GEN_CPU:-1}
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'bench-nts: %s\n' "$*" >&2; exit 1; }
 
 for d in "$DURATION" "$KE_DURATION"; do
 	case "$d" in
@@ -58,37 +58,6 @@ mkdir -p bin
 go build -o bin/ntsload ./cmd/ntsload
 go build -o bin/gpsntpd ./cmd/gpsntpd
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/gpsntp-bench-nts.XXXXXX")
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a port in 20000-39999 that nothing on this host has bound, TCP or UDP.
-free_port() {
-	local p hex
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 20000))
-		hex=$(printf ':%04X ' "$p")
-		if ! grep -q -- "$hex" /proc/net/udp /proc/net/udp6 /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
-
-# cpu_line N prints CPU N's counters from /proc/stat (user nice system idle iowait irq softirq steal ...).
-cpu_line() { awk -v c="cpu$1" '$1 == c { $1 = ""; print }' /proc/stat; }
 # tree_ticks PID prints the user+system CPU time, in clock ticks, of PID and its direct children
 # (chronyd serves NTS-KE from a helper process it forks).
 tree_ticks() {
@@ -157,11 +126,6 @@ measure() {
 	run_load "$name" nts "$pid" -target "127.0.0.1:$ke" -ca "$ca" -aead "$AEAD" -workers "$WORKERS" -window "$WINDOW" -duration "$DURATION" -timeout 50ms
 	run_load "$name" plain "$pid" -plain -target "127.0.0.1:$ntp" -workers "$WORKERS" -window "$WINDOW" -duration "$DURATION" -timeout 50ms
 	run_load "$name" ke "$pid" -ke -target "127.0.0.1:$ke" -ca "$ca" -aead "$AEAD" -conns "$KE_CONNS" -duration "$KE_DURATION"
-}
-
-stop() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
 }
 
 say "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these CPUs distorts the figures)"

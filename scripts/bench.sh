@@ -21,6 +21,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+BENCH_NAME=bench
+# shellcheck source=benchlib.sh
+. scripts/benchlib.sh
 
 DURATION=${BENCH_DURATION:-3s}
 RATES=${BENCH_RATES:-50000,100000,150000}
@@ -28,9 +31,6 @@ WINDOW=${BENCH_WINDOW:-256}
 SOCKETS=${BENCH_SOCKETS:-4}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 GEN_CPU=${BENCH_GEN_CPU:-1}
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
 case "$DURATION" in
 	[1-9]s | [1-2][0-9]s | 30s) ;;
@@ -65,40 +65,8 @@ else
 fi
 [ -z "$GPSNTPD_MISSING" ] || say "bench: $GPSNTPD_MISSING: only chronyd will be measured, and bench will exit non-zero"
 
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/gpsntp-bench.XXXXXX")
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a UDP port in 20000-39999 that nothing on this host has bound (from /proc/net/udp*).
-free_port() {
-	local p hex
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 20000))
-		hex=$(printf ':%04X ' "$p")
-		if ! grep -q -- "$hex" /proc/net/udp /proc/net/udp6 2>/dev/null && ! grep -q -- "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
-
 # cpu_ticks PID prints the process's user+system CPU time in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-# cpu_line N prints CPU N's counters from /proc/stat (user nice system idle iowait irq softirq steal ...).
-cpu_line() { awk -v c="cpu$1" '$1 == c { $1 = ""; print }' /proc/stat; }
 TICKS=$(getconf CLK_TCK)
 
 # wait_up NAME PORT PID LOG: wait until the server answers NTP, or fail showing its log.
@@ -147,11 +115,6 @@ measure() {
 				n, l, cpu, 100 * srv, 100 * sirq, 100 * other, 100 * idle, note
 		}' cpu="$SERVER_CPU"
 	done
-}
-
-stop() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
 }
 
 say "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these CPUs distorts the figures)"
