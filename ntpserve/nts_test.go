@@ -159,3 +159,29 @@ func BenchmarkHandleNTS(b *testing.B) {
 }
 
 var _ = timebase.Instant(0)
+
+// An authenticated AES-SIV request allocates nothing once its session is in the processor's cache (the
+// first request fills it); AES-128-GCM-SIV allocates only its two per-message AES keys (see nts's doc).
+func TestHandleNTSAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items, so pooled scratch is allocated again")
+	}
+	for _, tc := range []struct {
+		alg  nts.AlgorithmID
+		want float64
+	}{{nts.AESSIVCMAC256, 0}, {nts.AES128GCMSIV, 2}} {
+		p, c := newNTS(t, tc.alg)
+		s := mustServer(t, Config{NTS: p}, newFakeClock(t0))
+		s.Publish(lockedSnapshot(t0))
+		req := c.request(t, 0)
+		resp := make([]byte, 1500)
+		allocs := testing.AllocsPerRun(200, func() {
+			if s.Handle(resp, req, client4, t0) != len(req) {
+				t.Fatalf("%v: no authenticated reply", tc.alg)
+			}
+		})
+		if allocs > tc.want {
+			t.Errorf("%v: %v allocations per request, want at most %v", tc.alg, allocs, tc.want)
+		}
+	}
+}

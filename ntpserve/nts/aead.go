@@ -101,7 +101,6 @@ func NewAEAD(alg AlgorithmID, key []byte) (AEAD, error) {
 // escapes to the heap, an allocation per block (and 80 ns); pooled scratch keeps Seal and Open free of them.
 type scratch struct {
 	x, blk, c, d, v, t, q, ks [16]byte
-	cbc                       []byte // bulk CBC (CMAC) and CTR input and output
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -198,21 +197,6 @@ func (s *siv) cmac(sc *scratch, out *[16]byte, msg []byte, end *[16]byte) {
 		last = n - 16
 	}
 	off := 0
-	// The blocks that "xorend" does not touch form a plain CBC-MAC: crypto/cipher's CBC runs it in
-	// assembly, much faster than one Encrypt call per block. It pays off from a few blocks on.
-	bulk := last
-	if end != nil {
-		bulk = min(bulk, endAt&^15)
-	}
-	if bulk >= cbcMin {
-		// In place on a copy: msg passed through the BlockMode interface would escape, and with it every
-		// packet buffer that reaches the processor.
-		sc.cbc = grow(sc.cbc, bulk)
-		copy(sc.cbc, msg[:bulk])
-		cipher.NewCBCEncrypter(s.mac, x[:]).CryptBlocks(sc.cbc, sc.cbc)
-		copy(x[:], sc.cbc[bulk-16:bulk])
-		off = bulk
-	}
 	for ; off < last; off += 16 {
 		copy(blk[:], msg[off:off+16])
 		if end != nil && off+16 > endAt {
@@ -240,10 +224,6 @@ func (s *siv) cmac(sc *scratch, out *[16]byte, msg []byte, end *[16]byte) {
 	s.mac.Encrypt(x[:], x[:])
 	*out = *x
 }
-
-// cbcMin is the bulk length from which CMAC uses crypto/cipher's CBC mode (one allocation, then
-// assembly) rather than one Encrypt call per block.
-const cbcMin = 8 * 16
 
 // s2v computes S2V(K1, ad..., p) (RFC 5297 section 2.4) with the given associated-data components.
 func (s *siv) s2v(sc *scratch, v *[16]byte, p []byte, ads ...[]byte) {
@@ -274,15 +254,6 @@ func (s *siv) ctrXOR(sc *scratch, out, in []byte, v *[16]byte) {
 	*q = *v
 	q[8] &= 0x7f // RFC 5297 clears bits 63 and 31 so the counter can be incremented with 64-bit adds
 	q[12] &= 0x7f
-	if len(in) >= cbcMin {
-		// crypto/cipher's CTR also counts with the whole block as a big-endian integer, in assembly. It
-		// works on a copy for the same reason as CMAC's CBC.
-		sc.cbc = grow(sc.cbc, len(in))
-		copy(sc.cbc, in)
-		cipher.NewCTR(s.ctr, q[:]).XORKeyStream(sc.cbc, sc.cbc)
-		copy(out, sc.cbc)
-		return
-	}
 	hi := binary.BigEndian.Uint64(q[:8])
 	lo := binary.BigEndian.Uint64(q[8:])
 	for off := 0; off < len(in); off += 16 {

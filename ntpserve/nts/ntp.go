@@ -67,6 +67,10 @@ type ProcessorConfig struct {
 	Rand io.Reader
 	// MaxCookies is the most cookies one reply carries; 0 means MaxCookies (8).
 	MaxCookies int
+	// SessionCache is how many sessions' AEADs are kept so that their keys are expanded once per
+	// session rather than once per request (see sessionCache): 0 means DefaultSessionCache (about
+	// 5 MiB at most), a negative value turns the cache off. It is rounded up to a power of two.
+	SessionCache int
 }
 
 // Processor authenticates NTS requests and completes their replies. It is safe for concurrent use; its key
@@ -76,6 +80,7 @@ type Processor struct {
 	rand       io.Reader
 	randMu     sync.Mutex // io.Reader implementations are not promised to be safe for concurrent use
 	maxCookies int
+	sessions   *sessionCache // nil: off
 	pool       sync.Pool
 	st         struct {
 		authentic, nakCookie, nakAuth, dropLayout, dropNoRoom, dropEntropy atomic.Uint64
@@ -93,9 +98,18 @@ func NewProcessor(cfg ProcessorConfig, ks *KeySet) (*Processor, error) {
 	if cfg.MaxCookies < 0 || cfg.MaxCookies > MaxCookies {
 		return nil, fmt.Errorf("nts.NewProcessor: MaxCookies %d outside 0..%d", cfg.MaxCookies, MaxCookies)
 	}
+	if cfg.SessionCache > maxSessionCache {
+		return nil, fmt.Errorf("nts.NewProcessor: SessionCache %d above %d", cfg.SessionCache, maxSessionCache)
+	}
 	p := &Processor{rand: cfg.Rand, maxCookies: cfg.MaxCookies}
 	if p.maxCookies == 0 {
 		p.maxCookies = MaxCookies
+	}
+	switch {
+	case cfg.SessionCache == 0:
+		p.sessions = newSessionCache(DefaultSessionCache)
+	case cfg.SessionCache > 0:
+		p.sessions = newSessionCache(cfg.SessionCache)
 	}
 	p.keys.Store(ks)
 	p.pool.New = func() any { return new(Exchange) }
@@ -218,10 +232,26 @@ func (p *Processor) Open(req []byte) (*Exchange, Verdict) {
 		p.st.nakCookie.Add(1)
 		return x, NAK
 	}
-	c2s, err := NewAEAD(keys.AEAD, keys.C2S())
-	if err != nil { // unreachable: the cookie named a supported algorithm with the right key length
-		p.st.nakCookie.Add(1)
-		return x, NAK
+	defer clear(keys.s2c[:])
+	defer clear(keys.c2s[:])
+	// A session's AEADs come from the cache when its keys were seen recently; otherwise they are made
+	// as if there were no cache, and cached only once the authenticator has verified.
+	var (
+		c2s, s2c AEAD
+		hash     uint64
+	)
+	if p.sessions != nil {
+		hash = p.sessions.hash(&keys)
+		if e := p.sessions.get(&keys, hash); e != nil {
+			c2s, s2c = e.c2s, e.s2c
+		}
+	}
+	cached := c2s != nil
+	if !cached {
+		if c2s, err = NewAEAD(keys.AEAD, keys.C2S()); err != nil { // unreachable: the cookie named a supported algorithm with the right key length
+			p.st.nakCookie.Add(1)
+			return x, NAK
+		}
 	}
 	pt, ok := openAuthenticator(c2s, req, authOff, &x.scratch)
 	if !ok {
@@ -247,13 +277,17 @@ func (p *Processor) Open(req []byte) (*Exchange, Verdict) {
 		off += flen
 	}
 
-	if x.s2c, err = NewAEAD(keys.AEAD, keys.S2C()); err != nil { // unreachable, as for c2s
-		p.Release(x)
-		p.st.nakCookie.Add(1)
-		return nil, Drop
+	if !cached {
+		if s2c, err = NewAEAD(keys.AEAD, keys.S2C()); err != nil { // unreachable, as for c2s
+			p.Release(x)
+			p.st.nakCookie.Add(1)
+			return nil, Drop
+		}
+		if p.sessions != nil {
+			p.sessions.put(&keys, hash, c2s, s2c)
+		}
 	}
-	defer clear(keys.s2c[:])
-	defer clear(keys.c2s[:])
+	x.s2c = s2c
 	uidField := wire.ExtHeaderLen + len(uid)
 	ns := x.s2c.NonceSize()
 	cookieField := wire.ExtHeaderLen + ks.CookieLen(keys.AEAD)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package ntpserve
+
+const raceEnabled = false
