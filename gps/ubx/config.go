@@ -84,6 +84,7 @@ type Configurator struct {
 	attempts int
 	sentAt   timebase.Instant
 	deadline timebase.Instant
+	armed    timebase.Instant // when deadline was set, to re-arm it if the clock steps back
 	results  []StepResult
 	errs     []error
 }
@@ -180,6 +181,12 @@ func (c *Configurator) Ack(a gps.Ack) Action {
 
 // Tick lets time pass: it resends or gives up on a message whose ACK is overdue, or polls MON-VER again.
 func (c *Configurator) Tick(now timebase.Instant) Action {
+	if !c.Finished() && c.state != StateIdle && now < c.armed {
+		// The clock stepped back (the servo's first step can be hours on a box that booted with a wrong
+		// clock): an absolute deadline would now lie that far ahead. Re-arm it the same interval from now.
+		c.deadline = now + (c.deadline - c.armed)
+		c.armed = now
+	}
 	if c.Finished() || c.state == StateIdle || now < c.deadline {
 		return c.wake()
 	}
@@ -209,7 +216,7 @@ func (c *Configurator) Tick(now timebase.Instant) Action {
 
 func (c *Configurator) poll(now timebase.Instant) Action {
 	c.polls++
-	c.deadline = now + timebase.Instant(c.opt.IdentifyTimeout)
+	c.deadline, c.armed = now+timebase.Instant(c.opt.IdentifyTimeout), now
 	return Action{Send: PollMonVER(), Wake: c.deadline}
 }
 
@@ -239,7 +246,7 @@ func (c *Configurator) send(now timebase.Instant) Action {
 	c.attempts++
 	c.results[c.step].Attempts = c.attempts
 	c.sentAt = now
-	c.deadline = now + timebase.Instant(c.opt.AckTimeout)
+	c.deadline, c.armed = now+timebase.Instant(c.opt.AckTimeout), now
 	return Action{Send: c.plan.Steps[c.step].Frame, Wake: c.deadline}
 }
 

@@ -262,3 +262,26 @@ func TestConfiguratorBannerOnly(t *testing.T) {
 		t.Fatalf("banner only: %v %+v", c.State(), c.Plan())
 	}
 }
+
+// A clock stepped back by hours (the servo's first step on a box that booted with a wrong clock) must not
+// stall configuration until the old deadline comes round: the overdue ACK is handled one timeout later.
+func TestConfiguratorSurvivesClockStepBack(t *testing.T) {
+	opt := Options{AckTimeout: time.Second, Attempts: 2, IdentifyTimeout: time.Second, IdentifyPolls: 2}
+	c := NewConfigurator(opt)
+	now := t0
+	c.Start(now)
+	c.Receiver(gps.Receiver{Vendor: "u-blox", Protocol: "18.00"}, now)
+	if c.State() != StateConfiguring {
+		t.Fatalf("state %v after identification", c.State())
+	}
+	first := c.Results()[0].Attempts
+	now -= 3 * 3600 * timebase.Second
+	a := c.Tick(now)
+	if a.Wake == 0 || a.Wake > now+timebase.Instant(opt.AckTimeout) {
+		t.Fatalf("after stepping back 3 h the configurator wakes at %v, more than one ACK timeout from %v", a.Wake, now)
+	}
+	a = c.Tick(now + timebase.Instant(opt.AckTimeout))
+	if a.Send == nil || c.Results()[0].Attempts != first+1 {
+		t.Errorf("overdue message not resent one timeout after the step back: %+v, attempts %d", a, c.Results()[0].Attempts)
+	}
+}
