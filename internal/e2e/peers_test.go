@@ -165,9 +165,10 @@ done
 		t.Fatalf("ntpdig in namespace: %v\n%s", err, out)
 	}
 	var r struct {
-		Offset  float64 `json:"offset"`
-		Stratum int     `json:"stratum"`
-		Leap    string  `json:"leap"`
+		Offset    float64 `json:"offset"`
+		Precision float64 `json:"precision"` // ntpdig's error estimate for this sample, the "+/-" of its text output
+		Stratum   int     `json:"stratum"`
+		Leap      string  `json:"leap"`
 	}
 	line := strings.TrimSpace(string(out))
 	if i := strings.LastIndex(line, "\n"); i >= 0 {
@@ -179,8 +180,14 @@ done
 	if r.Stratum != 1 {
 		t.Errorf("ntpdig saw stratum %d, want 1 (output %s)", r.Stratum, line)
 	}
-	if math.Abs(r.Offset) > 1e-3 {
-		t.Errorf("ntpdig offset %g s", r.Offset)
+	// One sample from a Python client on a busy machine can take milliseconds: the offset must lie within the
+	// error ntpdig states for it (at least 1 ms), and that error must stay small enough to mean something.
+	// The tight accuracy check is chrony's, which filters several samples (TestChronyAcceptsSimulatedStratum1).
+	if r.Precision <= 0 || r.Precision > 0.05 {
+		t.Errorf("ntpdig's error estimate %g s: the exchange was too slow to judge (output %s)", r.Precision, line)
+	}
+	if bound := math.Max(r.Precision, 1e-3); math.Abs(r.Offset) > bound {
+		t.Errorf("ntpdig offset %g s beyond its own error estimate %g s", r.Offset, bound)
 	}
 	t.Logf("ntpdig: %s", line)
 }
