@@ -111,12 +111,18 @@ func checkQuerySamples(t *testing.T, q queryOut, want int, authenticated bool) {
 		if s.Stratum != 1 || s.LeapIndicator == 3 || s.Authenticated != authenticated {
 			t.Errorf("attempt %d: stratum %d leap %s authenticated %v", i, s.Stratum, s.Leap, s.Authenticated)
 		}
-		if math.Abs(s.OffsetS) > 0.05 || s.DelayS < 0 || s.DelayS > 0.05 {
-			t.Errorf("attempt %d: offset %g s, delay %g s on loopback", i, s.OffsetS, s.DelayS)
+		// An NTP sample's offset is wrong by at most half its round trip; both servers here run within
+		// microseconds of the host clock, so the offset must lie inside that (plus 1 ms). One sample slowed by
+		// the scheduler is honest; the best one must still be fast.
+		if s.DelayS < 0 || math.Abs(s.OffsetS) > s.DelayS/2+1e-3 {
+			t.Errorf("attempt %d: offset %g s beyond half its delay %g s", i, s.OffsetS, s.DelayS)
 		}
 		if authenticated && s.CookiesReceived < 1 {
 			t.Errorf("attempt %d: no fresh cookie", i)
 		}
+	}
+	if b := q.Attempts[q.Best].Sample; b == nil || b.DelayS > 0.05 {
+		t.Errorf("best sample %+v: want a loopback round trip under 50 ms", b)
 	}
 }
 
