@@ -201,21 +201,6 @@ func TestInitSource(t *testing.T) {
 	}
 }
 
-func TestShortName(t *testing.T) {
-	for in, want := range map[string]string{
-		"cmdline.txt":     "CMDLINE TXT",
-		"gokrazy.conf":    "GOKRAZ~1CON",
-		"loader":          "LOADER     ",
-		"bcm2711-rpi-4-b": "BCM271~1   ",
-		".hidden":         "HIDDEN     ",
-		"a b.c":           "AB      C  ",
-	} {
-		if got := shortName(in); string(got[:]) != want {
-			t.Errorf("shortName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestQEMUArgs(t *testing.T) {
 	args, err := QEMUArgs(VM{
 		Image: "/x/vm.img", Kernel: "/k/vmlinuz", Cmdline: "console=tty1 root=PARTUUID=a/PARTNROFF=1   ",

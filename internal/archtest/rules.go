@@ -46,7 +46,7 @@ var edges = []string{
 	"ntpserve/udp", "ntpserve/ntske", "leap/kernel", "internal/statefile",
 }
 
-var cores = []string{"gps", "pps", "discipline", "leap", "ntpserve", "board"}
+var cores = []string{"gps", "pps", "discipline", "leap", "ntpserve", "board", "ota"}
 
 // Classify names a package's role from its import path.
 func Classify(path string) Class {
