@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gpsntp/gpsntp/board"
+	"github.com/gpsntp/gpsntp/ota"
 )
 
 // Modules pins the gokrazy modules an image is built from. Pinning is what makes the image reproducible:
@@ -78,6 +79,8 @@ type Config struct {
 	DaemonFlags []string
 	// KernelArgs are extra kernel command-line words.
 	KernelArgs []string
+	// OTAFlags are appended to gpsntp-ota's command line (e.g. "-deadline", "2m").
+	OTAFlags []string
 	// WorkDir holds the build's temporary files; "" makes and removes a temporary directory.
 	WorkDir string
 	// Log receives one line per step (nil: discarded).
@@ -170,8 +173,8 @@ func (c *Config) defaults() error {
 	if !validHostname(c.Hostname) {
 		errs = append(errs, fmt.Errorf("image: hostname %q: want 1..63 letters, digits and '-'", c.Hostname))
 	}
-	if c.GokrazyHTTPPort < 1 || c.GokrazyHTTPPort > 65535 || c.GokrazyHTTPPort == 80 || c.GokrazyHTTPPort == 123 || c.GokrazyHTTPPort == 4460 {
-		errs = append(errs, fmt.Errorf("image: gokrazy HTTP port %d collides with gpsntpd (80, 123, 4460) or is out of range", c.GokrazyHTTPPort))
+	if c.GokrazyHTTPPort < 1 || c.GokrazyHTTPPort > 65535 || c.GokrazyHTTPPort == 80 || c.GokrazyHTTPPort == 123 || c.GokrazyHTTPPort == 4460 || c.GokrazyHTTPPort == OTAPort {
+		errs = append(errs, fmt.Errorf("image: gokrazy HTTP port %d collides with gpsntpd (80, 123, 4460), gpsntp-ota (%d) or is out of range", c.GokrazyHTTPPort, OTAPort))
 	}
 	if _, err := Layout(c.Size, "arm64"); err != nil {
 		errs = append(errs, err)
@@ -261,6 +264,7 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 		{Path: "/gokrazy/dhcp", Start: true},
 		{Path: "/gokrazy/randomd", Start: true},
 		{Path: "/user/gpsntpd", Args: daemonArgs, Start: true},
+		{Path: "/user/gpsntp-ota", Args: OTAArgs(c.OTAFlags), Start: true},
 	}
 	var kernelDir, firmwareDir string
 	err := b.step("build gokrazy init, dhcp, randomd (linux/arm64)", func() error {
@@ -292,11 +296,18 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	err = b.step("build gpsntpd (linux/arm64)", func() error {
+	err = b.step("build gpsntpd and gpsntp-ota (linux/arm64)", func() error {
 		if c.Gpsntpd != "" {
-			return copyFile(c.Gpsntpd, filepath.Join(bin, "gpsntpd"), 0o755)
+			if err := copyFile(c.Gpsntpd, filepath.Join(bin, "gpsntpd"), 0o755); err != nil {
+				return err
+			}
+		} else if err := b.goBuild(ctx, c.RepoDir, filepath.Join(bin, "gpsntpd"), "./cmd/gpsntpd", "-ldflags=-X main.version="+c.Version); err != nil {
+			return err
 		}
-		return b.goBuild(ctx, c.RepoDir, filepath.Join(bin, "gpsntpd"), "./cmd/gpsntpd", "-ldflags=-X main.version="+c.Version)
+		if c.RepoDir == "" {
+			return errors.New("image: building gpsntp-ota needs RepoDir (the gpsntp module root)")
+		}
+		return b.goBuild(ctx, c.RepoDir, filepath.Join(bin, "gpsntp-ota"), "./cmd/gpsntp-ota")
 	})
 	if err != nil {
 		return Result{}, err
@@ -399,6 +410,27 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 		Cmdline: cmdline, ConfigTxt: configTxt, DaemonArgs: daemonArgs, Steps: b.steps,
 		Vmlinuz: filepath.Join(kernelDir, "vmlinuz"),
 	}, nil
+}
+
+// OTAArgs is gpsntp-ota's command line in the image: its API next to gokrazy's, then extra flags.
+func OTAArgs(extra []string) []string {
+	return append([]string{"-listen", fmt.Sprintf(":%d", OTAPort)}, extra...)
+}
+
+// OTAPort is where gpsntp-ota's update API listens on the box.
+const OTAPort = 8081
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("image: hashing %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // goEnv is the environment of every go invocation: cross-compiled, static, without the host's GOFLAGS
@@ -520,6 +552,7 @@ func (b *builder) stageRoot(root, bin, kernelDir string) error {
 	}
 	for _, p := range []struct{ src, dst string }{
 		{"init", "gokrazy/init"}, {"dhcp", "gokrazy/dhcp"}, {"randomd", "gokrazy/randomd"}, {"gpsntpd", "user/gpsntpd"},
+		{"gpsntp-ota", "user/gpsntp-ota"},
 	} {
 		if err := copyFile(filepath.Join(bin, p.src), filepath.Join(root, p.dst), 0o755); err != nil {
 			return err
@@ -545,6 +578,7 @@ func (b *builder) sbom() ([]byte, error) {
 		c.Modules.Kernel:   c.Modules.KernelV,
 		firmwareModule:     c.Modules.Firmware,
 		"gpsntpd_flags":    DaemonArgs(c.Profile, c.DaemonFlags),
+		"gpsntp_ota_flags": OTAArgs(c.OTAFlags),
 		"build_timestamp":  c.Epoch.UTC().Format(time.RFC3339),
 		"gokrazy_ui_port":  c.GokrazyHTTPPort,
 		"extra_kernel_arg": c.KernelArgs,
@@ -600,7 +634,17 @@ func (b *builder) makeBoot(ctx context.Context, stage, img, kernelDir, firmwareD
 			}
 		}
 	}
-	for _, f := range []struct{ name, data string }{{"cmdline.txt", cmdline}, {"config.txt", configTxt}} {
+	kernelSum, err := fileSHA256(filepath.Join(kernelDir, "vmlinuz"))
+	if err != nil {
+		return 0, err
+	}
+	info := ota.Info{Profile: c.Profile.String(), Version: c.Version, Kernel: kernelSum}
+	// cmdline.txt and trycmd.txt first: they are the files rewritten in place. tryboot.txt is what the Pi
+	// firmware reads instead of config.txt after a reboot with the tryboot flag (see package ota).
+	for _, f := range []struct{ name, data string }{
+		{"cmdline.txt", cmdline}, {"trycmd.txt", cmdline}, {"config.txt", configTxt},
+		{"tryboot.txt", ota.TrybootConfigText(configTxt)}, {"gpsntp.txt", info.Text()},
+	} {
 		p := filepath.Join(stage, f.name)
 		if err := writeFile(p, []byte(f.data), 0o644); err != nil {
 			return 0, err

@@ -1,9 +1,18 @@
 package image
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/gpsntp/gpsntp/ota"
 )
 
 // VM describes one QEMU run of a VM-variant image (board "qemu"): arm64 "virt" machine, TCG (KVM is not
@@ -15,7 +24,7 @@ import (
 type VM struct {
 	Image   string // image file (raw)
 	Kernel  string // vmlinuz of kernel.arm64
-	Cmdline string // the image's cmdline.txt (read it from the FAT before every start: /update/switch edits it)
+	Cmdline string // the kernel command line; RunVM sets it before every boot, as the Pi firmware would
 	// Forward maps host 127.0.0.1 ports to guest TCP ports; UDPForward likewise for UDP (NTP).
 	Forward    map[int]int
 	UDPForward map[int]int
@@ -89,4 +98,118 @@ func sortedInts(m map[int]int) []int {
 	}
 	sort.Ints(keys)
 	return keys
+}
+
+// NextCmdline plays the Raspberry Pi firmware's part for the QEMU variant, which has none: it reads the
+// command line for the next boot from the image's boot partition, from the file config.txt names or, when
+// the reboot carried the tryboot flag (rebootCmd is the argument the kernel printed, e.g. "0 tryboot"), the
+// file tryboot.txt names. Like the Pi's flag, it applies to one boot: the caller passes "" after that.
+func NextCmdline(boot io.ReaderAt, rebootCmd string) (string, error) {
+	cfgFile := ota.ConfigFile
+	if strings.Contains(rebootCmd, "tryboot") {
+		cfgFile = ota.TrybootConfig
+	}
+	cfg, err := ota.ReadFile(boot, cfgFile)
+	if err != nil {
+		return "", fmt.Errorf("image: firmware: %w", err)
+	}
+	file, err := ota.FirmwareCmdlineFile(string(cfg))
+	if err != nil {
+		return "", fmt.Errorf("image: firmware: %s: %w", cfgFile, err)
+	}
+	line, err := ota.ReadFile(boot, file)
+	if err != nil {
+		return "", fmt.Errorf("image: firmware: %w", err)
+	}
+	return strings.TrimSpace(string(line)), nil
+}
+
+// RunVM boots v.Image in qemu until the guest powers off, QEMU ends otherwise, or ctx ends. QEMU runs with
+// -no-reboot, so a guest reboot ends it; RunVM then starts it again with the command line NextCmdline picks,
+// honouring a tryboot flag for one boot. onBoot (optional) hears each boot's number and command line.
+func RunVM(ctx context.Context, qemu string, v VM, stdin io.Reader, console io.Writer, onBoot func(n int, cmdline string)) error {
+	rebootCmd := ""
+	for boot := 1; ; boot++ {
+		cmdline, err := imageCmdline(v.Image, rebootCmd)
+		if err != nil {
+			return err
+		}
+		v.Cmdline = cmdline
+		args, err := QEMUArgs(v)
+		if err != nil {
+			return err
+		}
+		if onBoot != nil {
+			onBoot(boot, cmdline)
+		}
+		cmd := exec.CommandContext(ctx, qemu, args...)
+		cmd.Stdin = stdin
+		watch := &consoleWatcher{w: console}
+		cmd.Stdout, cmd.Stderr = watch, watch
+		err = cmd.Run()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", qemu, err)
+		}
+		var rebooted bool
+		rebooted, rebootCmd = watch.reboot()
+		if !rebooted {
+			return nil // powered off, or QEMU was quit
+		}
+	}
+}
+
+func imageCmdline(img, rebootCmd string) (string, error) {
+	f, err := os.Open(img)
+	if err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
+	defer f.Close()
+	return NextCmdline(io.NewSectionReader(f, BootStart*SectorSize, BootSize*SectorSize), rebootCmd)
+}
+
+// The kernel's last words before a restart: "reboot: Restarting system" or, with an argument,
+// "reboot: Restarting system with command '0 tryboot'".
+var restartLine = regexp.MustCompile(`reboot: Restarting system(?: with command '([^']*)')?`)
+
+// consoleWatcher passes the console through and remembers the kernel's restart line.
+type consoleWatcher struct {
+	w       io.Writer
+	mu      sync.Mutex
+	tail    []byte
+	seen    bool
+	command string
+}
+
+func (c *consoleWatcher) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.tail = append(c.tail, p...)
+	if i := bytes.LastIndexByte(c.tail, '\n'); i >= 0 {
+		for _, line := range bytes.Split(c.tail[:i], []byte("\n")) {
+			if m := restartLine.FindSubmatch(line); m != nil {
+				c.seen, c.command = true, string(m[1])
+			}
+		}
+		c.tail = append(c.tail[:0], c.tail[i+1:]...)
+	}
+	if len(c.tail) > 4096 {
+		c.tail = c.tail[len(c.tail)-4096:]
+	}
+	c.mu.Unlock()
+	if c.w == nil {
+		return len(p), nil
+	}
+	return c.w.Write(p)
+}
+
+func (c *consoleWatcher) reboot() (bool, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.seen && restartLine.Match(c.tail) {
+		m := restartLine.FindSubmatch(c.tail)
+		c.seen, c.command = true, string(m[1])
+	}
+	return c.seen, c.command
 }

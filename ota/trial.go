@@ -171,3 +171,14 @@ func (j *Judgement) Observe(now time.Time, h Health, err error) (Verdict, string
 	}
 	return Wait, ""
 }
+
+// AgentStatus is gpsntp-ota's GET /ota/status document: where the box stands and the last update's verdict.
+type AgentStatus struct {
+	Booted     int     `json:"booted_slot"`
+	Default    int     `json:"default_slot"`
+	Phase      string  `json:"phase"` // "normal" or "trial"
+	TrialLeftS float64 `json:"trial_left_s,omitempty"`
+	Health     string  `json:"health,omitempty"`
+	Info       *Info   `json:"image,omitempty"`
+	Record     *Record `json:"last_update,omitempty"`
+}

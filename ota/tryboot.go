@@ -51,9 +51,9 @@ func FirmwareCmdlineFile(cfg string) (string, error) {
 
 // Info is the image description in InfoFile: key=value lines.
 type Info struct {
-	Profile string // board/HAT, e.g. "rpi4/uputronics"
-	Version string // gpsntpd's version
-	Kernel  string // hex SHA-256 of the boot partition's vmlinuz
+	Profile string `json:"profile"`       // board/HAT, e.g. "rpi4/uputronics"
+	Version string `json:"version"`       // gpsntpd's version
+	Kernel  string `json:"kernel_sha256"` // hex SHA-256 of the boot partition's vmlinuz
 }
 
 // Text renders i as InfoFile's contents.

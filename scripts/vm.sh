@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make vm`: build the QEMU variant of the image (kernel.arm64, receiver on a virtio console port) and boot
 # it in qemu-system-aarch64 under TCG, with the simulator's NMEA (gpsntpctl feed) as the receiver.
-# Ports on 127.0.0.1: gokrazy UI 18080, gpsntpd status 18081, NTP udp 11123. Quit QEMU with Ctrl-A X.
+# Ports on 127.0.0.1: gokrazy UI 18080, gpsntpd status 18081, gpsntp-ota 18082, NTP udp 11123. Quit QEMU with Ctrl-A X.
 # PASSWORD_FILE=F uses F's password for gokrazy's UI; otherwise one is generated and printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -46,14 +46,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	repo := fs.String("repo", "", "root of the gpsntp module (default: found from the working directory)")
 	ver := fs.String("version", "", "gpsntpd version string (default: git describe, else dev)")
 	uiPort := fs.Int("gokrazy-port", 8080, "port of gokrazy's own UI and update API (gpsntpd has :80)")
-	var extra stringList
+	var extra, otaExtra stringList
 	fs.Var(&extra, "daemon-flag", "extra gpsntpd flag (repeatable), e.g. -daemon-flag=-ntp-rate=16")
+	fs.Var(&otaExtra, "ota-flag", "extra gpsntp-ota flag (repeatable), e.g. -ota-flag=-deadline=2m")
 	quiet := fs.Bool("q", false, "no progress lines")
 	vm := fs.Bool("vm", false, "after building (-board qemu), boot the image in qemu-system-aarch64 (TCG)")
 	var vo vmOptions
 	fs.IntVar(&vo.uiPort, "vm-ui-port", 18080, "-vm: host port forwarded to gokrazy's UI (guest 8080)")
 	fs.IntVar(&vo.webPort, "vm-web-port", 18081, "-vm: host port forwarded to gpsntpd's status page (guest 80)")
 	fs.IntVar(&vo.ntpPort, "vm-ntp-port", 11123, "-vm: host UDP port forwarded to gpsntpd's NTP (guest 123)")
+	fs.IntVar(&vo.otaPort, "vm-ota-port", 18082, "-vm: host port forwarded to gpsntp-ota's update API (guest 8081)")
 	fs.StringVar(&vo.nmeaTTY, "vm-nmea-tty", "", "-vm: host tty the receiver's NMEA comes from (e.g. the link of `gpsntpctl feed -pty -link`)")
 	fs.IntVar(&vo.nmeaPort, "vm-nmea-port", 0, "-vm: instead of a tty, a host TCP port QEMU listens on for NMEA")
 	if err := fs.Parse(args); err != nil {
@@ -116,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(logw, "gpsntp-image: %s, hostname %s, epoch %s (%s)\n", prof, *hostname, epoch.UTC().Format(time.RFC3339), how)
 	res, err := image.Build(ctx, image.Config{
 		Profile: prof, Hostname: *hostname, Password: password, Output: *out, Size: *size,
-		Epoch: epoch, RepoDir: root, Version: *ver, GokrazyHTTPPort: *uiPort, DaemonFlags: extra, Log: logw,
+		Epoch: epoch, RepoDir: root, Version: *ver, GokrazyHTTPPort: *uiPort, DaemonFlags: extra, OTAFlags: otaExtra, Log: logw,
 	})
 	if err != nil {
 		return fail(err)
@@ -126,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s  %s (%d bytes; root squashfs %d bytes; %d boot files)\n", res.SHA256, res.Path, res.Size, res.RootBytes, res.BootFiles)
 	fmt.Fprintf(stdout, "gpsntpd %s\n", strings.Join(res.DaemonArgs, " "))
-	fmt.Fprintf(stdout, "gokrazy UI and updates: http://%s:%d/ (user gokrazy)\n", *hostname, *uiPort)
+	fmt.Fprintf(stdout, "gokrazy UI: http://%s:%d/ (user gokrazy); updates: gpsntpctl update -target %s IMAGE\n", *hostname, *uiPort, *hostname)
 	if generated {
 		fmt.Fprintf(stdout, "generated password (shown once, keep it for updates): %s\n", password)
 	}

@@ -223,17 +223,6 @@ func (a *agent) serve(ctx context.Context) error {
 	return nil
 }
 
-// Status is GET /ota/status's document.
-type Status struct {
-	Booted     int         `json:"booted_slot"`
-	Default    int         `json:"default_slot"`
-	Phase      string      `json:"phase"`
-	TrialLeftS float64     `json:"trial_left_s,omitempty"`
-	Health     string      `json:"health,omitempty"`
-	Info       *ota.Info   `json:"image,omitempty"`
-	Record     *ota.Record `json:"last_update,omitempty"`
-}
-
 func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 	committed, err := a.committedSlot()
 	if err != nil {
@@ -241,7 +230,7 @@ func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mu.Lock()
-	st := Status{Booted: a.disk.booted, Default: committed, Phase: phaseName(a.phase), Info: a.info, Record: a.record, Health: a.health}
+	st := ota.AgentStatus{Booted: a.disk.booted, Default: committed, Phase: phaseName(a.phase), Info: a.info, Record: a.record, Health: a.health}
 	if a.phase == ota.Trial {
 		st.TrialLeftS = time.Until(a.trialTo).Seconds()
 	}

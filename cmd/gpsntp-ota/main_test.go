@@ -340,7 +340,7 @@ func TestTrialRollsBack(t *testing.T) {
 	}
 	resp := httptest.NewRecorder()
 	a2.handleStatus(resp, httptest.NewRequest(http.MethodGet, "/ota/status", nil))
-	var st Status
+	var st ota.AgentStatus
 	if err := json.Unmarshal(resp.Body.Bytes(), &st); err != nil || st.Booted != 2 || st.Default != 2 || st.Record == nil || st.Record.State != ota.StateRolledBack {
 		t.Errorf("GET /ota/status: %s (%v)", resp.Body, err)
 	}

@@ -17,6 +17,7 @@ Commands:
   feed     play a simulated receiver or a log into a pty or serial port
   query    ask an NTP server the time, plain or with NTS, and print offset, delay and stratum
   simulate run the loop in virtual time against a simulated box; print JSON figures
+  update   install an image over the air: trial boot, kept only if the box proves healthy
 
 Run "gpsntpctl COMMAND -h" for a command's flags.
 `
@@ -43,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runQuery(args[1:], stdout, stderr)
 	case "simulate":
 		return runSimulate(args[1:], stdout, stderr)
+	case "update":
+		return runUpdate(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -99,7 +99,7 @@ func TestImageBootsInQEMU(t *testing.T) {
 	for _, s := range gk.Services {
 		paths = append(paths, s.Path)
 	}
-	if strings.Join(paths, " ") != "/gokrazy/dhcp /gokrazy/randomd /user/gpsntpd" {
+	if strings.Join(paths, " ") != "/gokrazy/dhcp /gokrazy/randomd /user/gpsntpd /user/gpsntp-ota" {
 		t.Errorf("services = %q", paths)
 	}
 	if resp, err := http.Get(uiURL); err != nil || resp.StatusCode != http.StatusUnauthorized {
