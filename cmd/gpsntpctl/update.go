@@ -241,6 +241,9 @@ func (t updateTarget) awaitVerdict(ctx context.Context, sent ota.Record, out io.
 		case st.Record.State == ota.StateCommitted:
 			fmt.Fprintf(out, "committed: slot %d is the default now (%s)\n", st.Default, st.Record.Detail)
 			return nil
+		case st.Record.State == ota.StateRolledBack && st.Booted != sent.From:
+			// The trial decided against itself and is about to reboot into the old slot.
+			note = fmt.Sprintf("the trial failed (%s); the box reboots into slot %d", st.Record.Detail, sent.From)
 		case st.Record.State == ota.StateRolledBack:
 			return fmt.Errorf("rolled back: the box runs slot %d again, as before: %s", st.Booted, st.Record.Detail)
 		}

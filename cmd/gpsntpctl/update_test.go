@@ -142,7 +142,7 @@ func (b *fakeBox) ota(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/ota/status":
 		st := ota.AgentStatus{Booted: 2, Default: 2, Phase: "normal", Info: &b.info, Record: b.rec}
-		if b.rec != nil && b.rec.State == ota.StateTrying {
+		if b.rec != nil && (b.rec.State == ota.StateTrying || b.polls == 3) {
 			b.polls++
 			switch {
 			case b.polls < 2: // rebooting
@@ -155,8 +155,11 @@ func (b *fakeBox) ota(w http.ResponseWriter, r *http.Request) {
 				rec.State = b.outcome
 				rec.Detail = "judged by the fake"
 				b.rec = &rec
-				if b.outcome == ota.StateCommitted {
+				switch {
+				case b.outcome == ota.StateCommitted:
 					st.Booted, st.Default = 3, 3
+				case b.polls == 3:
+					st.Booted = 3 // the trial has judged itself and is about to reboot
 				}
 				st.Record = &rec
 			}
@@ -232,9 +235,12 @@ func TestUpdateRollsBack(t *testing.T) {
 	info := ota.Info{Profile: "qemu/virtio", Version: "v2", Kernel: kernelA}
 	img, _ := fakeImage(t, info)
 	b := &fakeBox{t: t, password: "pw1", info: info, outcome: ota.StateRolledBack}
-	code, _, errs := runUpdateAgainst(t, b, img, "pw1")
-	if code == 0 || !strings.Contains(errs, "rolled back") || !strings.Contains(errs, "judged by the fake") {
+	code, out, errs := runUpdateAgainst(t, b, img, "pw1")
+	if code == 0 || !strings.Contains(errs, "rolled back: the box runs slot 2 again") || !strings.Contains(errs, "judged by the fake") {
 		t.Errorf("rollback reported as %d %q", code, errs)
+	}
+	if !strings.Contains(out, "the box reboots into slot 2") {
+		t.Errorf("the trial's own verdict was not shown while the box rebooted:\n%s", out)
 	}
 }
 
