@@ -6,7 +6,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build demo test deps check vet fmt-check staticcheck race interop cross fuzz bench bench-nts bench-go image vm clean
+.PHONY: all build demo test deps check vet fmt-check staticcheck race interop cross fuzz bench bench-nts bench-go image vm e2e clean
 
 all: build
 
@@ -77,6 +77,12 @@ image:
 # The same firmware for qemu-system-aarch64, fed NMEA from the simulator.
 vm:
 	bash scripts/vm.sh
+
+# The VM image end to end (also part of `make interop`): boot with NMEA over virtio-serial, chronyd on the
+# host accepts its time (in a network namespace the test creates), the status page loads, and two OTA
+# updates: one committed, one rolled back by the box itself.
+e2e:
+	$(GO) test -count=1 -timeout 20m -v -run 'TestImageBootsInQEMU|TestVMServesChrony|TestOTAUpdateInQEMU' ./internal/e2e/
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -91,8 +91,8 @@ type HAT struct {
 	ConfigLines []string
 	// Needs40 is true when the HAT plugs onto the 40-pin header.
 	Needs40 bool
-	// NoPPS marks a receiver without a PPS line (the emulated one); gpsntpd then gets no -pps-gpio and
-	// serves unsynchronized (LI=3, stratum 16) until a PPS source exists.
+	// NoPPS marks a receiver without a PPS line (the emulated one); gpsntpd then gets -nmea-time instead of
+	// -pps-gpio and serves millisecond time from the sentences, with a root dispersion that says so.
 	NoPPS bool
 	// Device overrides the board's UART device ("" keeps it).
 	Device string
@@ -367,7 +367,9 @@ func (p Profile) DaemonFlags() []string {
 	// -board puts the profile's name on the status page, so the owner sees what the image was built for.
 	flags := []string{"-board", p.String(), "-gps-device", p.UARTDevice(), "-gps-baud", strconv.Itoa(p.HAT.Baud)}
 	if p.HAT.NoPPS {
-		return flags
+		// No pulse to capture: the sentences time the seconds, and the box says how well (see gpsntpd's
+		// -nmea-time).
+		return append(flags, "-nmea-time")
 	}
 	return append(flags, "-pps-gpio", p.PPSLine(), "-pps-edge", p.HAT.PPSEdge)
 }

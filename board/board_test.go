@@ -47,7 +47,7 @@ func TestParse(t *testing.T) {
 		{board: "rpi4", hat: "adafruit", pin: 4, wantFlags: []string{"-gps-device", "/dev/ttyAMA0", "-gps-baud", "9600", "-pps-gpio", "gpiochip0:4", "-pps-edge", "rising"}, wantConfig: []string{"enable_uart=1", "dtoverlay=disable-bt"}},
 		{
 			board: "qemu", hat: "virtio",
-			wantFlags: []string{"-gps-device", "/dev/hvc0", "-gps-baud", "9600"},
+			wantFlags: []string{"-gps-device", "/dev/hvc0", "-gps-baud", "9600", "-nmea-time"},
 		},
 		{board: "qemu", hat: "uputronics", wantErr: "no 40-pin header"},
 		{board: "rpi4", hat: "virtio", wantErr: "emulated board only"},

@@ -49,6 +49,12 @@ type Options struct {
 	// MaxQueue bounds the completed epochs waiting for Next; the oldest are dropped beyond it. Zero means
 	// DefaultMaxQueue.
 	MaxQueue int
+	// ByteTime is one character's time on the line (10 bit times: 1.04 ms at 9600 baud). When set, a
+	// byte's receive time is its read's time less the characters that followed it in the read: a read
+	// returns when its last byte has arrived, so the first byte of a 32-byte read at 9600 baud came 32 ms
+	// earlier. It matters where the sentences' arrival is the time reference (NMEA timing without PPS).
+	// Zero: every byte of a read gets the read's time.
+	ByteTime time.Duration
 }
 
 // Counts are the decoder's running totals, for metrics and the status API. Every NMEA sentence lands in
@@ -95,11 +101,13 @@ type Decoder struct {
 	dateCtxAge time.Duration
 
 	// framing
-	buf     []byte // bytes of a frame not yet complete
-	marks   []mark // receive times of the bytes in buf
-	inPlace bool   // scanning the caller's slice directly (buf was empty)
-	recv    timebase.Instant
-	resume  int // how far the pending sentence at buf[0] has been checked already
+	buf      []byte // bytes of a frame not yet complete
+	marks    []mark // receive times of the bytes in buf
+	inPlace  bool   // scanning the caller's slice directly (buf was empty)
+	scanLen  int    // length of the data being scanned: where the last read ends
+	byteTime time.Duration
+	recv     timebase.Instant
+	resume   int // how far the pending sentence at buf[0] has been checked already
 
 	// epoch timing
 	lastActivity timebase.Instant
@@ -147,7 +155,10 @@ func NewDecoder(opt Options) *Decoder {
 	if opt.MaxQueue <= 0 {
 		opt.MaxQueue = DefaultMaxQueue
 	}
-	d := &Decoder{opt: opt, quiet: opt.EpochQuiet, jumpTol: opt.JumpTolerance, dateCtxAge: opt.DateContext}
+	if opt.ByteTime < 0 {
+		opt.ByteTime = 0
+	}
+	d := &Decoder{opt: opt, quiet: opt.EpochQuiet, jumpTol: opt.JumpTolerance, dateCtxAge: opt.DateContext, byteTime: opt.ByteTime}
 	d.floorYear, _, _, _ = splitDay(opt.Floor)
 	d.nm.init()
 	d.cur.reset()
@@ -208,6 +219,7 @@ func (d *Decoder) Write(p []byte, recv timebase.Instant) {
 	}
 	resume := d.resume
 	d.resume = 0
+	d.scanLen = len(data)
 	n := d.scan(data, resume)
 	rest := data[n:]
 	if len(rest) == 0 {
@@ -239,17 +251,23 @@ func (d *Decoder) Write(p []byte, recv timebase.Instant) {
 	d.buf = d.buf[:len(rest)]
 }
 
-// recvAt returns the receive time of byte pos of the data being scanned.
+// recvAt returns the receive time of byte pos of the data being scanned: its read's time, less the
+// characters after it in that read when Options.ByteTime is set. (Past maxMarks pending reads, later reads
+// share the last mark, and the bytes in them look earlier than they came; only a frame pending across
+// that many reads is affected.)
 func (d *Decoder) recvAt(pos int) timebase.Instant {
-	if d.inPlace {
-		return d.recv
-	}
-	r := d.recv
-	for _, m := range d.marks {
-		if m.off > pos {
-			break
+	r, end := d.recv, d.scanLen
+	if !d.inPlace {
+		for _, m := range d.marks {
+			if m.off > pos {
+				end = m.off
+				break
+			}
+			r = m.recv
 		}
-		r = m.recv
+	}
+	if d.byteTime > 0 && end > pos {
+		r -= timebase.Instant(end-1-pos) * timebase.Instant(d.byteTime)
 	}
 	return r
 }

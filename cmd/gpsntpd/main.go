@@ -40,6 +40,7 @@ import (
 var version = "dev"
 
 type options struct {
+	nmea       nmeaOptions
 	sim        bool
 	simSeed    uint64
 	ntpListen  []string
@@ -144,6 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.stepThresh, "step-threshold", o.stepThresh, "step the clock instead of slewing past this offset (before first lock)")
 	fs.StringVar(&o.leapFile, "leapfile", "", "a leap-seconds.list (IERS/NIST format) to use when newer than the built-in table and the state dir's copy")
 	o.gps.register(fs)
+	o.nmea.register(fs)
 	o.dac.register(fs)
 	o.nts.keListen = []string{":4460"}
 	fs.Var(listFlag{&o.nts.keListen}, "nts-ke-listen", "comma-separated host:port list for NTS-KE (TLS 1.3); empty turns NTS off")
@@ -237,6 +239,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := o.dac.validate(o); err != nil {
+		return nil, err
+	}
+	if err := o.nmea.validate(o); err != nil {
 		return nil, err
 	}
 	if err := o.serverConfig().Validate(); err != nil {
@@ -401,9 +406,19 @@ func run(ctx context.Context, o *options) error {
 			return err
 		}
 		ppsPolarity = pol
-		if src == nil {
+		switch {
+		case src == nil && o.nmea.on:
+			steer = kernelClock()
+			ppsName = "none (NMEA timing)"
+			var note string
+			drift, haveDrift, note = loadDrift(o.stateDir)
+			if note != "" {
+				notes = append(notes, note)
+			}
+			notes = append(notes, fmt.Sprintf("no PPS: the receiver's sentences time the seconds (delay %v, uncertainty %v): millisecond time, served with that root dispersion", o.nmea.delay, o.nmea.uncertainty))
+		case src == nil:
 			log.Printf("gpsntpd: no PPS source configured (-pps-gpio or -pps-device): not steering the clock; serving LI=3 stratum 16")
-		} else {
+		default:
 			defer src.stop()
 			ppsName = src.name
 			edgesCh := make(chan timebase.Edge, 8)
@@ -462,10 +477,16 @@ func run(ctx context.Context, o *options) error {
 	if dac != nil {
 		dacCfg = dac.cfg
 	}
-	core, err := daemon.NewCore(daemon.Config{
+	coreCfg := daemon.Config{
 		PPS: pps.Config{OnTime: ppsPolarity}, PPSBias: bias,
 		Servo: servoCfg, Leap: leapChoice.Table, Publish: srv.Publish, DAC: dacCfg,
-	}, steer)
+	}
+	if o.nmea.on {
+		coreCfg.NMEA = &daemon.NMEATime{Delay: o.nmea.delay, Uncertainty: o.nmea.uncertainty}
+		coreCfg.Servo = daemon.NMEAServoConfig(coreCfg.Servo)
+		coreCfg.GPS.ByteTime = o.nmea.byteTime(o.gps.device, o.gps.baud)
+	}
+	core, err := daemon.NewCore(coreCfg, steer)
 	if err != nil {
 		return err
 	}
@@ -542,7 +563,7 @@ func run(ctx context.Context, o *options) error {
 	for _, r := range hwRuns {
 		go func() { errc <- r(ctx) }()
 	}
-	if !o.sim && inputs.Edges != nil {
+	if !o.sim && (inputs.Edges != nil || o.nmea.on) {
 		driftDone := make(chan struct{})
 		go func() { keepDrift(ctx, o.stateDir, core, served); close(driftDone) }()
 		defer func() { <-driftDone }()

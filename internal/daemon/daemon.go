@@ -38,6 +38,8 @@ type Config struct {
 	Publish func(*timebase.Snapshot)
 	// DAC is the optional DAC-steered oscillator (see dac.go); its 1PPS comes in through OscEdge.
 	DAC DACConfig
+	// NMEA, when set, times the seconds by the receiver's sentences instead of PPS edges (see NMEATime).
+	NMEA *NMEATime
 }
 
 // View is an immutable picture of the loop for status readers on other goroutines.
@@ -86,6 +88,10 @@ type Core struct {
 	holdStratum1, holdUnsync time.Duration
 	holdStratum              uint8
 
+	nmea         *NMEATime // nil: PPS edges time the seconds
+	nmeaLast     timebase.Instant
+	nmeaRejected uint64
+
 	lastEpoch gps.Epoch
 	haveEpoch bool
 	lastOff   time.Duration
@@ -116,6 +122,13 @@ func NewCore(cfg Config, steer timebase.Steerable) (*Core, error) {
 	pair, err := pps.New(cfg.PPS)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: pps: %w", err)
+	}
+	if cfg.NMEA != nil {
+		if err := cfg.NMEA.Validate(); err != nil {
+			return nil, err
+		}
+		n := *cfg.NMEA
+		c.nmea = &n
 	}
 	c.dec, c.pair, c.servo, c.publish = gps.NewDecoder(cfg.GPS), pair, servo, cfg.Publish
 	c.leapCtl = leap.NewController(table, cfg.LeapMode)
@@ -218,7 +231,13 @@ func (c *Core) drainEpochs(now timebase.Instant) {
 			// belongs to a pulse.
 			continue
 		}
-		at, off, ok := c.pair.Label(ep.Label)
+		var at timebase.Instant
+		var off time.Duration
+		if c.nmea != nil {
+			at, off, ok = c.nmeaSample(ep.Label)
+		} else {
+			at, off, ok = c.pair.Label(ep.Label)
+		}
 		if !ok {
 			continue
 		}
@@ -274,7 +293,7 @@ func (c *Core) leapTick(now timebase.Instant) {
 // servedSnapshot is the servo's snapshot with the leap indicator the schedule calls for: the servo knows
 // whether the box is synchronized (LI=3 or not), the leap schedule which warning a synchronized box gives.
 func (c *Core) servedSnapshot(now timebase.Instant) *timebase.Snapshot {
-	snap := c.dacSnapshot(c.servo.Snapshot(now), now)
+	snap := c.withNMEAUncertainty(c.dacSnapshot(c.servo.Snapshot(now), now))
 	if snap.Leap != timebase.LeapUnsync && c.leapOut.Leap != timebase.LeapUnsync && c.leapOut.Leap != snap.Leap {
 		cp := *snap
 		cp.Leap = c.leapOut.Leap
