@@ -86,8 +86,9 @@ func FuzzDecoder(f *testing.F) {
 			t.Fatalf("chunk %d: %d epochs %+v, one read: %d epochs %+v", chunk, len(es), c, len(ref), rc)
 		}
 
-		// Live-like: reads of varying size at an advancing clock, Flush at each deadline.
-		d := NewDecoder(Options{Floor: floor})
+		// Live-like: reads of varying size at an advancing clock, Flush at each deadline, bytes dated back
+		// from their reads at 1 ms per character.
+		d := NewDecoder(Options{Floor: floor, ByteTime: time.Millisecond})
 		var es []Epoch
 		now := t0
 		for i := 0; i < len(data); {
@@ -103,6 +104,12 @@ func FuzzDecoder(f *testing.F) {
 		d.Flush(now + timebase.Second)
 		es = append(es, drain(d)...)
 		checkEpochs(t, es, floor, d.Counts())
+		earliest := t0 - timebase.Instant(len(data))*timebase.Instant(time.Millisecond)
+		for _, e := range es {
+			if r := e.Label.Received; r != 0 && (r > now || r < earliest) {
+				t.Fatalf("epoch received at %v, outside [%v, %v]", r, earliest, now)
+			}
+		}
 	})
 }
 
