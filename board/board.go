@@ -39,8 +39,9 @@
 // gpiochip0 on every kernel; on the Pi 5 the header is RP1 ("pinctrl-rp1"), which was gpiochip4 before
 // raspberrypi/linux#6144 (6.6.45) and gpiochip0 since, through a DT alias "gpiochip0" that kernel.rpi's
 // bcm2712-rpi-5-b.dtb carries next to "gpiochip10" for the SoC's own banks. So for kernel.rpi 6.12.47 the
-// Pi 5 header is gpiochip0. Later 6.12.96+rpt kernels were reported to number it differently again, which is
-// why Board also records the chip's label for a future lookup by label.
+// Pi 5 header is gpiochip0. Later 6.12.96+rpt kernels were reported to number it differently again, so the
+// Pi 5 profile names the chip by its label (-pps-gpio @pinctrl-rp1:18), which gpsntpd resolves at start
+// with GPIO_GET_CHIPINFO_IOCTL; the older boards keep gpiochip0, which no kernel has moved.
 package board
 
 import (
@@ -67,6 +68,9 @@ type Board struct {
 	// GPIOChipLabel is that chip's label as the kernel reports it.
 	GPIOChip      string
 	GPIOChipLabel string
+	// GPIOByLabel makes gpsntpd find the chip by its label at start (-pps-gpio @LABEL:LINE) rather than
+	// trust the number, for boards whose chip numbering kernels have changed.
+	GPIOByLabel bool
 	// SerialConsoles are console= values that would land on the header UART.
 	SerialConsoles []string
 	// Kernel names the gokrazy kernel package family: "rpi" (kernel.rpi + Pi firmware) or "virt"
@@ -137,7 +141,7 @@ var boards = []Board{
 		Name: "rpi5", Model: "Raspberry Pi 5", SoC: "BCM2712",
 		DTBs:     []string{"bcm2712-rpi-5-b.dtb", "bcm2712d0-rpi-5-b.dtb", "bcm2712-d-rpi-5-b.dtb"},
 		Header40: true, UARTLines: []string{"dtparam=uart0=on"}, UARTDevice: "/dev/ttyAMA0",
-		GPIOChip: "gpiochip0", GPIOChipLabel: "pinctrl-rp1", SerialConsoles: []string{"serial0", "ttyAMA0"}, Kernel: "rpi",
+		GPIOChip: "gpiochip0", GPIOChipLabel: "pinctrl-rp1", GPIOByLabel: true, SerialConsoles: []string{"serial0", "ttyAMA0"}, Kernel: "rpi",
 	},
 	{
 		Name: "rpizero2w", Model: "Raspberry Pi Zero 2 W", SoC: "RP3A0 (BCM2710A1)",
@@ -358,8 +362,13 @@ func (p Profile) UARTDevice() string {
 	return p.Board.UARTDevice
 }
 
-// PPSLine is the -pps-gpio value, "gpiochipN:LINE".
-func (p Profile) PPSLine() string { return p.Board.GPIOChip + ":" + strconv.Itoa(p.PPSPin) }
+// PPSLine is the -pps-gpio value: "gpiochipN:LINE", or "@LABEL:LINE" where the board is found by label.
+func (p Profile) PPSLine() string {
+	if p.Board.GPIOByLabel {
+		return "@" + p.Board.GPIOChipLabel + ":" + strconv.Itoa(p.PPSPin)
+	}
+	return p.Board.GPIOChip + ":" + strconv.Itoa(p.PPSPin)
+}
 
 // DaemonFlags are gpsntpd's hardware flags for the profile. A zero baud is passed as 0, which makes
 // gpsntpd detect the line speed.

@@ -32,7 +32,7 @@ func TestParse(t *testing.T) {
 		{
 			board: "rpi5", hat: "uputronics",
 			wantConfig: []string{"dtparam=uart0=on"},
-			wantFlags:  []string{"-gps-device", "/dev/ttyAMA0", "-gps-baud", "9600", "-pps-gpio", "gpiochip0:18", "-pps-edge", "rising"},
+			wantFlags:  []string{"-gps-device", "/dev/ttyAMA0", "-gps-baud", "9600", "-pps-gpio", "@pinctrl-rp1:18", "-pps-edge", "rising"},
 		},
 		{
 			board: "zero2w", hat: "adafruit",

@@ -83,27 +83,73 @@ func ParseEdgeMode(s string) (EdgeMode, error) {
 	return 0, fmt.Errorf("gpiocdev: edge %q: want rising, falling or both", s)
 }
 
-// LineSpec names one line of one chip.
+// LineSpec names one line of one chip: by device path, or by the chip's label, which survives the
+// renumbering of /dev/gpiochipN between kernels (the Pi 5's header chip, "pinctrl-rp1", was gpiochip4
+// and is gpiochip0 since 6.6.45).
 type LineSpec struct {
-	Chip   string // device path, e.g. /dev/gpiochip0
+	Chip   string // device path, e.g. /dev/gpiochip0; empty when Label names the chip
+	Label  string // the chip's label, e.g. pinctrl-rp1, resolved by ResolveLabel
 	Offset uint32 // line offset on the chip
 }
 
-func (l LineSpec) String() string { return fmt.Sprintf("%s:%d", l.Chip, l.Offset) }
+func (l LineSpec) String() string {
+	if l.Chip == "" {
+		return fmt.Sprintf("@%s:%d", l.Label, l.Offset)
+	}
+	return fmt.Sprintf("%s:%d", l.Chip, l.Offset)
+}
+
+// Chip is what GPIO_GET_CHIPINFO_IOCTL tells of one /dev/gpiochipN.
+type Chip struct {
+	Path  string
+	Label string
+	Lines uint32
+}
+
+// ResolveLabel finds the chip whose label spec names, among chips, and returns spec with its device path.
+// Exactly one chip must carry the label, and it must have the line.
+func ResolveLabel(spec LineSpec, chips []Chip) (LineSpec, error) {
+	if spec.Label == "" {
+		return spec, nil
+	}
+	var found []Chip
+	var labels []string
+	for _, c := range chips {
+		labels = append(labels, fmt.Sprintf("%s=%q", c.Path, c.Label))
+		if c.Label == spec.Label {
+			found = append(found, c)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return LineSpec{}, fmt.Errorf("gpiocdev: no GPIO chip labelled %q (chips: %s)", spec.Label, strings.Join(labels, ", "))
+	case len(found) > 1:
+		return LineSpec{}, fmt.Errorf("gpiocdev: %d GPIO chips labelled %q: name the chip by its device instead", len(found), spec.Label)
+	case spec.Offset >= found[0].Lines:
+		return LineSpec{}, fmt.Errorf("gpiocdev: %s (%q) has %d lines, no line %d", found[0].Path, spec.Label, found[0].Lines, spec.Offset)
+	}
+	return LineSpec{Chip: found[0].Path, Label: spec.Label, Offset: spec.Offset}, nil
+}
 
 // maxLineOffset bounds offsets: no GPIO chip has anywhere near this many lines.
 const maxLineOffset = 1 << 16
 
-// ParseLine parses "gpiochip0:18" or "/dev/gpiochip0:18".
+// ParseLine parses "gpiochip0:18", "/dev/gpiochip0:18", or "@pinctrl-rp1:18" (the chip by its label).
 func ParseLine(s string) (LineSpec, error) {
 	i := strings.LastIndexByte(s, ':')
 	if i <= 0 || i == len(s)-1 {
-		return LineSpec{}, fmt.Errorf("gpiocdev: line %q: want CHIP:OFFSET, e.g. gpiochip0:18", s)
+		return LineSpec{}, fmt.Errorf("gpiocdev: line %q: want CHIP:OFFSET, e.g. gpiochip0:18 or @pinctrl-rp1:18", s)
 	}
 	chip, off := s[:i], s[i+1:]
 	n, err := strconv.ParseUint(off, 10, 32)
 	if err != nil || n >= maxLineOffset {
 		return LineSpec{}, fmt.Errorf("gpiocdev: line %q: offset %q is not a line number below %d", s, off, maxLineOffset)
+	}
+	if label, ok := strings.CutPrefix(chip, "@"); ok {
+		if label == "" || len(label) >= maxNameSize || strings.ContainsAny(label, "/ \x00") {
+			return LineSpec{}, fmt.Errorf("gpiocdev: line %q: %q is not a chip label", s, label)
+		}
+		return LineSpec{Label: label, Offset: uint32(n)}, nil
 	}
 	if !strings.HasPrefix(chip, "/") {
 		if strings.ContainsAny(chip, "/.") || chip == "" {

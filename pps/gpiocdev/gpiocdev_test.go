@@ -27,6 +27,7 @@ func TestUAPISizes(t *testing.T) {
 		{"gpio_v2_line_request", unsafe.Sizeof(lineRequest{}), RequestSize},
 		{"offsetof(gpio_v2_line_request.config)", unsafe.Offsetof(lineRequest{}.Config), 288},
 		{"offsetof(gpio_v2_line_request.fd)", unsafe.Offsetof(lineRequest{}.Fd), 588},
+		{"gpiochip_info", unsafe.Sizeof(chipInfo{}), chipInfoSize},
 	}
 	for _, s := range sizes {
 		if s.got != s.want {
@@ -38,6 +39,9 @@ func TestUAPISizes(t *testing.T) {
 	}
 	if getLineIoctl != 0xC250B407 {
 		t.Errorf("GPIO_V2_GET_LINE_IOCTL = %#x, want 0xc250b407", getLineIoctl)
+	}
+	if chipInfoIoctl != 0x8044B401 {
+		t.Errorf("GPIO_GET_CHIPINFO_IOCTL = %#x, want 0x8044b401", chipInfoIoctl)
 	}
 }
 
@@ -61,9 +65,10 @@ func TestNewRequestFlags(t *testing.T) {
 
 func TestParseLine(t *testing.T) {
 	good := map[string]LineSpec{
-		"gpiochip0:18":     {"/dev/gpiochip0", 18},
-		"/dev/gpiochip4:0": {"/dev/gpiochip4", 0},
-		"gpiochip10:65535": {"/dev/gpiochip10", 65535},
+		"gpiochip0:18":     {Chip: "/dev/gpiochip0", Offset: 18},
+		"/dev/gpiochip4:0": {Chip: "/dev/gpiochip4", Offset: 0},
+		"gpiochip10:65535": {Chip: "/dev/gpiochip10", Offset: 65535},
+		"@pinctrl-rp1:18":  {Label: "pinctrl-rp1", Offset: 18},
 	}
 	for in, want := range good {
 		got, err := ParseLine(in)
@@ -71,7 +76,7 @@ func TestParseLine(t *testing.T) {
 			t.Errorf("ParseLine(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "gpiochip0", ":18", "gpiochip0:", "gpiochip0:-1", "gpiochip0:x", "gpiochip0:65536", "../x:1", "a/b:1"} {
+	for _, in := range []string{"", "gpiochip0", ":18", "gpiochip0:", "gpiochip0:-1", "gpiochip0:x", "gpiochip0:65536", "../x:1", "a/b:1", "@:18", "@a/b:1", "@" + strings.Repeat("x", 40) + ":1"} {
 		if _, err := ParseLine(in); err == nil {
 			t.Errorf("ParseLine(%q) accepted", in)
 		}
@@ -222,7 +227,7 @@ func TestReadEdgesStopsWhenNobodyListens(t *testing.T) {
 }
 
 func FuzzParseLine(f *testing.F) {
-	for _, s := range []string{"gpiochip0:18", "/dev/gpiochip4:0", "gpiochip0:", ":1", "a:b:3"} {
+	for _, s := range []string{"gpiochip0:18", "/dev/gpiochip4:0", "gpiochip0:", ":1", "a:b:3", "@pinctrl-rp1:18"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -230,11 +235,40 @@ func FuzzParseLine(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if l.Offset >= maxLineOffset || !strings.HasPrefix(l.Chip, "/") {
+		if l.Offset >= maxLineOffset || (l.Label == "") == (l.Chip == "") || (l.Chip != "" && !strings.HasPrefix(l.Chip, "/")) {
 			t.Fatalf("ParseLine(%q) = %+v", s, l)
 		}
 		if again, err := ParseLine(l.String()); err != nil || again != l {
 			t.Fatalf("round trip %q -> %+v -> %+v, %v", s, l, again, err)
 		}
 	})
+}
+
+func TestResolveLabel(t *testing.T) {
+	chips := []Chip{
+		{Path: "/dev/gpiochip0", Label: "pinctrl-rp1", Lines: 54},
+		{Path: "/dev/gpiochip10", Label: "gpio-brcmstb@107d508500", Lines: 32},
+		{Path: "/dev/gpiochip11", Label: "dup", Lines: 8},
+		{Path: "/dev/gpiochip12", Label: "dup", Lines: 8},
+	}
+	got, err := ResolveLabel(LineSpec{Label: "pinctrl-rp1", Offset: 18}, chips)
+	if err != nil || got.Chip != "/dev/gpiochip0" || got.Offset != 18 {
+		t.Errorf("ResolveLabel = %+v, %v", got, err)
+	}
+	for _, c := range []struct {
+		spec LineSpec
+		want string
+	}{
+		{LineSpec{Label: "pinctrl-bcm2711", Offset: 18}, `no GPIO chip labelled "pinctrl-bcm2711" (chips: /dev/gpiochip0="pinctrl-rp1"`},
+		{LineSpec{Label: "dup", Offset: 1}, "2 GPIO chips"},
+		{LineSpec{Label: "pinctrl-rp1", Offset: 54}, "has 54 lines"},
+	} {
+		if _, err := ResolveLabel(c.spec, chips); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ResolveLabel(%+v): %v, want %q", c.spec, err, c.want)
+		}
+	}
+	plain := LineSpec{Chip: "/dev/gpiochip0", Offset: 4}
+	if got, err := ResolveLabel(plain, nil); err != nil || got != plain {
+		t.Errorf("a spec with a path changed: %+v, %v", got, err)
+	}
 }

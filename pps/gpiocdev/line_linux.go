@@ -3,10 +3,12 @@
 package gpiocdev
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +30,15 @@ type Line struct {
 func Open(spec LineSpec, mode EdgeMode, consumer string) (*Line, error) {
 	if mode < Rising || mode > Both {
 		return nil, fmt.Errorf("gpiocdev: open %s: edge mode %v", spec, mode)
+	}
+	if spec.Label != "" {
+		chips, err := Chips()
+		if err != nil {
+			return nil, err
+		}
+		if spec, err = ResolveLabel(spec, chips); err != nil {
+			return nil, err
+		}
 	}
 	chip, err := unix.Open(spec.Chip, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -99,3 +110,33 @@ func (l *Line) Run(ctx context.Context, out chan<- timebase.Edge) error {
 
 // Close releases the line.
 func (l *Line) Close() error { return l.f.Close() }
+
+// Chips lists the GPIO character devices with their labels (GPIO_GET_CHIPINFO_IOCTL).
+func Chips() ([]Chip, error) {
+	paths, err := filepath.Glob("/dev/gpiochip*")
+	if err != nil {
+		return nil, err
+	}
+	var out []Chip
+	for _, p := range paths {
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("gpiocdev: open %s: %w", p, err)
+		}
+		var info chipInfo
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), chipInfoIoctl, uintptr(unsafe.Pointer(&info)))
+		unix.Close(fd)
+		if errno != 0 {
+			return nil, fmt.Errorf("gpiocdev: GPIO_GET_CHIPINFO_IOCTL %s: %w", p, errno)
+		}
+		out = append(out, Chip{Path: p, Label: cString(info.Label[:]), Lines: info.Lines})
+	}
+	return out, nil
+}
+
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}

@@ -16,7 +16,17 @@ const (
 
 	// GPIO_V2_GET_LINE_IOCTL = _IOWR(0xB4, 0x07, struct gpio_v2_line_request)
 	getLineIoctl = 3<<30 | RequestSize<<16 | 0xB4<<8 | 0x07
+	// GPIO_GET_CHIPINFO_IOCTL = _IOR(0xB4, 0x01, struct gpiochip_info)
+	chipInfoIoctl = 2<<30 | chipInfoSize<<16 | 0xB4<<8 | 0x01
+	chipInfoSize  = 68
 )
+
+// struct gpiochip_info: 68 bytes.
+type chipInfo struct {
+	Name  [maxNameSize]byte
+	Label [maxNameSize]byte
+	Lines uint32
+}
 
 // struct gpio_v2_line_attribute: 16 bytes.
 type lineAttribute struct {
