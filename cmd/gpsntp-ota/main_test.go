@@ -12,13 +12,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gpsntp/gpsntp/internal/fattest"
 	"github.com/gpsntp/gpsntp/internal/status"
 	"github.com/gpsntp/gpsntp/ota"
 )
@@ -38,14 +38,6 @@ func cmdlineFor(slot int) string {
 
 func newFakeBox(t *testing.T, booted, committed int) *fakeBox {
 	t.Helper()
-	for _, tool := range []string{"mkfs.fat", "mcopy"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s missing under CI: run make deps", tool)
-			}
-			t.Skipf("%s missing (make deps installs it)", tool)
-		}
-	}
 	dir := t.TempDir()
 	b := &fakeBox{dir: dir, dev: filepath.Join(dir, "dev"), sys: filepath.Join(dir, "sys"), cmdline: filepath.Join(dir, "cmdline"),
 		state: filepath.Join(dir, "perm"), reboots: make(chan bool, 4)}
@@ -72,25 +64,15 @@ func newFakeBox(t *testing.T, booted, committed int) *fakeBox {
 	}
 
 	// Partition 1: FAT16 with the files an image carries.
-	stage := filepath.Join(dir, "stage")
-	os.MkdirAll(stage, 0o755)
 	pad := strings.Repeat(" ", 64)
 	cfg := "arm_64bit=1\nenable_uart=1\n"
-	files := map[string]string{
+	fattest.Make(t, filepath.Join(b.dev, "vda1"), 16384, map[string]string{
 		"cmdline.txt": cmdlineFor(committed) + pad,
 		"trycmd.txt":  cmdlineFor(committed) + pad,
 		"config.txt":  cfg,
 		"tryboot.txt": ota.TrybootConfigText(cfg),
 		"gpsntp.txt":  ota.Info{Profile: "qemu/virtio", Version: "old", Kernel: strings.Repeat("ab", 32)}.Text() + pad,
-	}
-	var names []string
-	for n, c := range files {
-		writeFile(t, filepath.Join(stage, n), []byte(c))
-		names = append(names, filepath.Join(stage, n))
-	}
-	fat := filepath.Join(b.dev, "vda1")
-	run(t, "mkfs.fat", "-C", "-F", "16", "-f", "1", "-s", "4", "-n", "GOKRAZY", fat, "16384")
-	run(t, "mcopy", append(append([]string{"-i", fat, "-m", "-Q"}, names...), "::/")...)
+	})
 
 	for _, slot := range []int{2, 3} {
 		writeFile(t, filepath.Join(b.dev, fmt.Sprintf("vda%d", slot)), make([]byte, 1<<20))
@@ -104,15 +86,6 @@ func writeFile(t *testing.T, p string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1", "MTOOLSRC=/dev/null")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, out)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gpsntp/gpsntp/image"
+	"github.com/gpsntp/gpsntp/internal/fattest"
 	"github.com/gpsntp/gpsntp/ota"
 )
 
@@ -30,30 +30,9 @@ var kernelA = strings.Repeat("aa", 32)
 // and a squashfs-looking root in slot A.
 func fakeImage(t *testing.T, info ota.Info) (path string, rootSHA string) {
 	t.Helper()
-	for _, tool := range []string{"mkfs.fat", "mcopy"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s missing under CI: run make deps", tool)
-			}
-			t.Skipf("%s missing (make deps installs it)", tool)
-		}
-	}
 	dir := t.TempDir()
 	fat := filepath.Join(dir, "boot.fat")
-	infoFile := filepath.Join(dir, "gpsntp.txt")
-	if err := os.WriteFile(infoFile, []byte(info.Text()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range [][]string{
-		{"mkfs.fat", "-C", "-F", "16", "-f", "1", "-s", "4", "-n", "GOKRAZY", fat, "16384"},
-		{"mcopy", "-i", fat, "-m", "-Q", infoFile, "::/"},
-	} {
-		cmd := exec.Command(c[0], c[1:]...)
-		cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1", "MTOOLSRC=/dev/null")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", c[0], err, out)
-		}
-	}
+	fattest.Make(t, fat, 16384, map[string]string{"gpsntp.txt": info.Text()})
 	bootFS, err := os.ReadFile(fat)
 	if err != nil {
 		t.Fatal(err)

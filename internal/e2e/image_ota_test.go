@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gpsntp/gpsntp/board"
 	"github.com/gpsntp/gpsntp/image"
 	"github.com/gpsntp/gpsntp/internal/status"
 	"github.com/gpsntp/gpsntp/ota"
@@ -33,14 +32,6 @@ func TestOTAUpdateInQEMU(t *testing.T) {
 	}
 	requireImageTools(t)
 	qemu := requireTool(t, "qemu-system-aarch64")
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := board.Parse("qemu", "virtio")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -50,16 +41,7 @@ func TestOTAUpdateInQEMU(t *testing.T) {
 		t.Fatal(err)
 	}
 	build := func(version string, daemonFlags ...string) image.Result {
-		t.Helper()
-		res, err := image.Build(ctx, image.Config{
-			Profile: prof, Hostname: "gpsntpota", Password: password, Output: filepath.Join(dir, version+".img"),
-			Size: image.MinImageSize, Epoch: time.Unix(1795000000, 0).UTC(), RepoDir: root, Version: version,
-			DaemonFlags: daemonFlags,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+		return buildVMImage(ctx, t, "gpsntpota", password, version, dir, daemonFlags...)
 	}
 	imgA := build("ota-a")
 	imgB := build("ota-b")

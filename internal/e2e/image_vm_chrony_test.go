@@ -9,12 +9,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gpsntp/gpsntp/board"
 	"github.com/gpsntp/gpsntp/image"
 	"github.com/gpsntp/gpsntp/internal/status"
 )
@@ -64,25 +62,9 @@ func TestVMServesChrony(t *testing.T) {
 		t.Fatalf("ip link set lo up: %v %s", err, out)
 	}
 	qemu := requireTool(t, "qemu-system-aarch64")
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := board.Parse("qemu", "virtio")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	res, err := image.Build(ctx, image.Config{
-		Profile: prof, Hostname: "gpsntpvm", Password: "vm-chrony", Output: filepath.Join(dir, "vm.img"),
-		Size: image.MinImageSize, Epoch: time.Unix(1795000000, 0).UTC(), RepoDir: root, Version: "e2e-chrony",
-		DaemonFlags: []string{"-nmea-delay", "80ms", "-nmea-uncertainty", "50ms"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := buildVMImage(ctx, t, "gpsntpvm", "vm-chrony", "e2e-chrony", t.TempDir(), "-nmea-delay", "80ms", "-nmea-uncertainty", "50ms")
 	web, ntp, nmea := freePort(t), freeUDPPort(t), freePort(t)
 	var console syncBuffer
 	vmDone := make(chan error, 1)

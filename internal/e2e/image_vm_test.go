@@ -30,26 +30,11 @@ func TestImageBootsInQEMU(t *testing.T) {
 	}
 	requireImageTools(t)
 	qemu := requireTool(t, "qemu-system-aarch64")
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := board.Parse("qemu", "virtio")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
 	const password = "vm-test-password"
-	epoch := time.Unix(1795000000, 0).UTC()
-	res, err := image.Build(ctx, image.Config{
-		Profile: prof, Hostname: "gpsntpvm", Password: password, Output: filepath.Join(dir, "vm.img"),
-		Size: image.MinImageSize, Epoch: epoch, RepoDir: root, Version: "e2e-vm",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	epoch := vmEpoch
+	res := buildVMImage(ctx, t, "gpsntpvm", password, "e2e-vm", t.TempDir())
 	f, err := os.Open(res.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -225,4 +210,28 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// vmEpoch is the build time of the VM images the tests make.
+var vmEpoch = time.Unix(1795000000, 0).UTC()
+
+// buildVMImage builds the QEMU variant (board qemu, receiver on virtio-serial) into dir as VERSION.img.
+func buildVMImage(ctx context.Context, t *testing.T, hostname, password, version, dir string, daemonFlags ...string) image.Result {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := board.Parse("qemu", "virtio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := image.Build(ctx, image.Config{
+		Profile: prof, Hostname: hostname, Password: password, Output: filepath.Join(dir, version+".img"),
+		Size: image.MinImageSize, Epoch: vmEpoch, RepoDir: root, Version: version, DaemonFlags: daemonFlags,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
