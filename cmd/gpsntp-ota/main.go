@@ -55,6 +55,7 @@ type options struct {
 	cmdline    string // where the booted command line is read (tests: a file)
 	sysBlock   string
 	devDir     string
+	uptime     string // /proc/uptime: the trial's deadline counts from the boot, not from this process
 	rebootWait time.Duration
 }
 
@@ -71,6 +72,7 @@ func runMain(args []string, stderr io.Writer) int {
 	fl.StringVar(&o.cmdline, "proc-cmdline", "/proc/cmdline", "the booted kernel command line")
 	fl.StringVar(&o.sysBlock, "sys-block", "/sys/block", "where block devices are listed")
 	fl.StringVar(&o.devDir, "dev", "/dev", "device directory")
+	fl.StringVar(&o.uptime, "proc-uptime", "/proc/uptime", "seconds since boot (the trial deadline counts from the boot)")
 	fl.DurationVar(&o.rebootWait, "reboot-wait", time.Second, "pause between answering and rebooting")
 	if err := fl.Parse(args); err != nil {
 		return 2
@@ -395,7 +397,14 @@ func (a *agent) judgeTrial(ctx context.Context) {
 	if a.record != nil && a.record.State == ota.StateTrying && a.record.To == a.disk.booted {
 		deadline = a.record.Deadline
 	}
+	// The deadline counts from the boot: if this process crashed and gokrazy restarted it, a deadline
+	// counted from its own start would move on every restart and never expire.
 	begin := time.Now()
+	if up, err := readUptime(a.o.uptime); err == nil {
+		begin = begin.Add(-up)
+	} else {
+		a.log.Printf("%v: counting the trial deadline from now", err)
+	}
 	a.mu.Lock()
 	a.trialTo = begin.Add(deadline)
 	a.mu.Unlock()
@@ -507,4 +516,21 @@ func (a *agent) finish(state, detail string) {
 	if err := a.saveRecord(rec); err != nil {
 		a.log.Printf("saving the update record: %v", err)
 	}
+}
+
+// readUptime reads the first field of /proc/uptime: seconds since boot.
+func readUptime(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("%s is empty", path)
+	}
+	sec, err := strconv.ParseFloat(f[0], 64)
+	if err != nil || sec < 0 || sec > 1e9 {
+		return 0, fmt.Errorf("%s: %q is not an uptime", path, f[0])
+	}
+	return time.Duration(sec * float64(time.Second)), nil
 }

@@ -78,6 +78,7 @@ func newFakeBox(t *testing.T, booted, committed int) *fakeBox {
 		writeFile(t, filepath.Join(b.dev, fmt.Sprintf("vda%d", slot)), make([]byte, 1<<20))
 	}
 	writeFile(t, b.cmdline, []byte(cmdlineFor(booted)+"\n"))
+	writeFile(t, filepath.Join(dir, "uptime"), []byte("1.50 2.00\n"))
 	writeFile(t, filepath.Join(dir, "pw"), []byte("secret\n"))
 	return b
 }
@@ -131,6 +132,7 @@ func (b *fakeBox) agent(t *testing.T, statusURL string, deadline time.Duration) 
 	o := options{
 		listen: "127.0.0.1:0", statusURL: statusURL, stateDir: b.state, pwFiles: filepath.Join(b.dir, "nothere") + "," + filepath.Join(b.dir, "pw"),
 		deadline: deadline, interval: 20 * time.Millisecond, cmdline: b.cmdline, sysBlock: b.sys, devDir: b.dev,
+		uptime: filepath.Join(b.dir, "uptime"),
 	}
 	a, err := newAgent(o, log.New(&logBuf, "", 0), func(tryboot bool) error { b.reboots <- tryboot; return nil })
 	if err != nil {
@@ -335,5 +337,27 @@ func TestBadFlags(t *testing.T) {
 		if code := runMain(args, &errb); code != 2 {
 			t.Errorf("%v: exit %d (%s)", args, code, errb.String())
 		}
+	}
+}
+
+// TestTrialDeadlineCountsFromBoot: an agent restarted late in the trial (gokrazy restarts a crashed
+// service) must not grant the trial a fresh deadline.
+func TestTrialDeadlineCountsFromBoot(t *testing.T) {
+	b := newFakeBox(t, 3, 2)
+	startTrial(t, b, 30*time.Second)
+	writeFile(t, filepath.Join(b.dir, "uptime"), []byte("29.95 50.00\n"))
+	a, logs := b.agent(t, gpsntpdStatus(t, false).URL, time.Minute)
+	go a.judgeTrial(t.Context())
+	select {
+	case <-b.reboots:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("an agent started 29.95 s into a 30 s trial did not roll back within 5 s\n%s", logs)
+	}
+	if _, err := readUptime(filepath.Join(b.dir, "nothere")); err == nil {
+		t.Error("a missing uptime file read")
+	}
+	writeFile(t, filepath.Join(b.dir, "uptime"), []byte("abc"))
+	if _, err := readUptime(filepath.Join(b.dir, "uptime")); err == nil {
+		t.Error("garbage uptime read")
 	}
 }
