@@ -16,6 +16,9 @@ import (
 //     by the frequency uncertainty (linear in h), the random-walk wander (h^1.5) and white phase noise (√h);
 //   - the drift allowance: a frequency moving by up to DriftPPMPerHour per hour, capped at MaxDriftPPM, which
 //     the random walk does not cover (temperature ramps are steady, not random);
+//   - the lag allowance: the coasting frequency estimate runs its lag behind a drifting frequency (the filter's
+//     steady-state tracking delay, or a fit's memory), an error linear in h that the drift-free spread leaves
+//     out;
 //   - the clock's read precision.
 //
 // Every term grows with h, so the bound is non-decreasing once the phase slew is over, and each is convex in h
@@ -27,7 +30,7 @@ func (s *Servo) bound(t timebase.Instant, l learned) float64 {
 	if h < 0 {
 		h = 0
 	}
-	return math.Abs(s.phaseAt(t)) + s.spread(h, l) + s.driftAllowance(h) + s.precision()
+	return math.Abs(s.phaseAt(t)) + s.spread(h, l) + s.driftAllowance(h) + s.lagAllowance(h, l) + s.precision()
 }
 
 // learned is the learner's verdict, taken once per bound computation.
@@ -43,9 +46,10 @@ func (s *Servo) learned() learned {
 
 // spread is the random part of the bound h seconds after the last sample. Below the learner's shortest
 // horizon, or before it has a record, it is BoundSigmas standard deviations of the filter's prediction. Once
-// the record has holdover trials, at longer horizons it is HoldoverSigmas times the RMS miss the trials
-// measured for the frequency the servo coasts on (taken no smaller than the filter's own short-term spread at
-// the shortest horizon): a measured error, not a modelled one.
+// the record has holdover trials, at longer horizons it is HoldoverSigmas times the RMS of the random part of
+// the miss the trials measured for the frequency the servo coasts on (drift-free: see wanderLearner; taken no
+// smaller than the filter's own short-term spread at the shortest horizon): a measured error, not a modelled
+// one.
 func (s *Servo) spread(h float64, l learned) float64 {
 	model := s.cfg.BoundSigmas * math.Sqrt(s.kf.varAhead(h))
 	if !l.ok {
@@ -73,13 +77,31 @@ func (s *Servo) Wander() (ppmPerSqrtS float64, hourMiss time.Duration, learned b
 
 func (s *Servo) precision() float64 { return math.Ldexp(1, int(s.cfg.Precision)) }
 
-// driftAllowance is the phase that a frequency ramping at DriftPPMPerHour, saturating at MaxDriftPPM, gathers
+// driftRate is the frequency drift the bound allows for, fractional frequency per second: DriftPPMPerHour,
+// or more when the record has shown the environment driving the oscillator harder (then that, with a
+// margin).
+func (s *Servo) driftRate() float64 {
+	return math.Max(s.cfg.DriftPPMPerHour*1e-6/3600, 1.5*s.wander.maxDrift())
+}
+
+// lagAllowance is the phase a frequency estimate lagging a drift gathers in h seconds: the coasting
+// frequency is the drift rate times the estimate's lag (see wanderLearner.lag) behind, at most MaxDriftPPM.
+// The lag is behind the drift before the holdover, which the record measured (not the drift to come, which
+// driftAllowance covers): its rate is the largest the record showed, with the same margin of 1.5. For the
+// filter's own estimate the lag is its steady-state tracking delay, tens of seconds: a microsecond or two in
+// an hour; a fit of memory τ lags 2τ. The spread, being drift-free, includes neither.
+func (s *Servo) lagAllowance(h float64, l learned) float64 {
+	filterLag := 0.0
+	if s.kf.p01 > 0 {
+		filterLag = s.kf.p00/s.kf.p01 - 0.5
+	}
+	return math.Min(1.5*s.wander.maxDrift()*s.wander.lag(l.cand, filterLag), s.cfg.MaxDriftPPM*1e-6) * h
+}
+
+// driftAllowance is the phase that a frequency ramping at driftRate, saturating at MaxDriftPPM, gathers
 // in h seconds.
 func (s *Servo) driftAllowance(h float64) float64 {
-	a := s.cfg.DriftPPMPerHour * 1e-6 / 3600 // fractional frequency per second
-	// The record may show the environment driving the oscillator harder than configured: then that is the
-	// allowance, with a margin.
-	a = math.Max(a, 1.5*s.wander.maxDrift())
+	a := s.driftRate()
 	fmax := s.cfg.MaxDriftPPM * 1e-6
 	if a == 0 {
 		return 0

@@ -2,6 +2,7 @@ package discipline
 
 import (
 	"math"
+	"time"
 
 	"github.com/gpsntp/gpsntp/internal/timebase"
 )
@@ -23,11 +24,19 @@ import (
 //
 // Every trialSpacing seconds while samples flow, a trial remembers the free-running phase φ̂ (the filter's
 // phase minus every correction applied: the oscillator's own phase) and each candidate's frequency. When the
-// record reaches each horizon h, each candidate's prediction φ̂0 + y0·h is compared with φ̂ then, and the squared
-// miss accumulated per candidate and horizon. Under random-walk FM the mean squared miss grows as q·h³/3 (plus
-// the starting uncertainties, which only make the estimate larger), so q̂ = max over horizons of 3·MSE(h)/h³ is
-// an upper estimate of the effective q for holdovers up to the longest horizon, and one that has seen what the
-// oscillator did in the record: temperature cycles, load, ageing, and the candidate's own estimation error.
+// record reaches each horizon h, each candidate's prediction φ̂0 + y0·h, exactly what coasting on it would
+// have served, is compared with φ̂ then: the miss m(t0, h).
+//
+// The miss has two parts of different nature. The random part (the candidate's frequency error at t0, the
+// random walk of the frequency, the short-term temperature noise) is what the bound's spread must cover with
+// HoldoverSigmas of its RMS. The drift part (½·d·h² for a frequency drifting at d, plus d·L·h for an estimate
+// lagging L seconds behind it) is steady over hours, and the drift allowance covers it, from the configured
+// worst case and the largest drift the record showed: counting it in the spread too would count it twice. So
+// the spread's statistic is Hadamard's: the half mean square of the difference between the misses of two
+// trials one horizon apart, m(t0, h) − m(t0 − h, h), in which a drift steady over 2h cancels while the random
+// parts of two disjoint windows, independent, add (var = 2σ²). A drift that changes within 2h leaves
+// ½·Δd·h² in the difference: it makes the spread larger, never smaller. The candidate to coast on is
+// chosen on the raw mean square miss, drift and lag included, since that is what coasting on it serves.
 //
 // Why learn rather than configure: a crystal's wander differs by an order of magnitude between a board in a
 // closet and one next to a busy SoC in a draught, and a bound drawn from the wrong figure is either a lie or
@@ -41,6 +50,16 @@ type wanderLearner struct {
 	maxD   float64 // largest |drift| seen after warm-up, fractional frequency per second
 	sumSq  [nCand][len(horizons)]float64
 	n      [len(horizons)]int
+	// Per horizon, the misses of the trials completed within the last horizon and a spacing, waiting for
+	// the trial one horizon later; dSumSq and dn accumulate the halved squared differences.
+	recent [len(horizons)][]doneTrial
+	dSumSq [nCand][len(horizons)]float64
+	dn     [len(horizons)]int
+}
+
+type doneTrial struct {
+	t0   timebase.Instant
+	miss [nCand]float64
 }
 
 // Candidates: 0 is the filter's ŷ, 1.. the fits with these memories (seconds).
@@ -51,7 +70,6 @@ const nCand = len(fitMemories) + 1
 type trial struct {
 	t0   timebase.Instant
 	phi0 float64
-	d0   float64 // drift at the start: its share of the miss, ½·d0·h², is drift, not wander
 	y0   [nCand]float64
 	k    int // next horizon index
 }
@@ -85,11 +103,13 @@ func (w *wanderLearner) observe(t timebase.Instant, phi, y, gap float64) {
 	for _, tr := range w.trials {
 		h := t.Sub(tr.t0).Seconds()
 		for tr.k < len(horizons) && h >= horizons[tr.k] {
+			var miss [nCand]float64
 			for c := range nCand {
-				e := phi - (tr.phi0 + tr.y0[c]*h + tr.d0*h*h/2)
-				w.sumSq[c][tr.k] += e * e
+				miss[c] = phi - (tr.phi0 + tr.y0[c]*h)
+				w.sumSq[c][tr.k] += miss[c] * miss[c]
 			}
 			w.n[tr.k]++
+			w.difference(tr.k, tr.t0, miss)
 			tr.k++
 		}
 		if tr.k < len(horizons) {
@@ -98,9 +118,32 @@ func (w *wanderLearner) observe(t timebase.Instant, phi, y, gap float64) {
 	}
 	w.trials = keep
 	if t >= w.next && warm && dok {
-		w.trials = append(w.trials, trial{t0: t, phi0: phi, y0: cand, d0: d})
+		w.trials = append(w.trials, trial{t0: t, phi0: phi, y0: cand})
 		w.next = t.Add(trialSpacing * 1e9)
 	}
+}
+
+// difference pairs a trial's misses at horizon k with those of the trial that started one horizon earlier
+// (within half a spacing), accumulating the drift-free statistic, and keeps them for the trial one horizon
+// later.
+func (w *wanderLearner) difference(k int, t0 timebase.Instant, miss [nCand]float64) {
+	hz := horizons[k] * 1e9
+	half := trialSpacing * 1e9 / 2
+	want := t0.Add(-time.Duration(hz))
+	keep := w.recent[k][:0]
+	for _, p := range w.recent[k] {
+		if d := float64(p.t0.Sub(want)); d >= -half && d < half {
+			for c := range nCand {
+				e := miss[c] - p.miss[c]
+				w.dSumSq[c][k] += e * e / 2
+			}
+			w.dn[k]++
+		}
+		if p.t0 >= want {
+			keep = append(keep, p)
+		}
+	}
+	w.recent[k] = append(keep, doneTrial{t0: t0, miss: miss})
 }
 
 func (w *wanderLearner) candidates(y float64) [nCand]float64 {
@@ -115,6 +158,9 @@ func (w *wanderLearner) candidates(y float64) [nCand]float64 {
 // statistics stay.
 func (w *wanderLearner) reset() {
 	w.trials = w.trials[:0]
+	for k := range w.recent {
+		w.recent[k] = w.recent[k][:0]
+	}
 	w.fits = [nCand - 1]ewls{}
 	w.drift = ewquad{}
 }
@@ -126,7 +172,7 @@ func (w *wanderLearner) maxDrift() float64 { return w.maxD }
 // frequency; ok is false while the record is too short.
 func (w *wanderLearner) best(y float64) (cand int, freq float64, ok bool) {
 	for i := range horizons {
-		if w.n[i] < minTrials {
+		if w.n[i] < minTrials || w.dn[i] < minTrials {
 			return 0, y, false
 		}
 	}
@@ -139,15 +185,15 @@ func (w *wanderLearner) best(y float64) (cand int, freq float64, ok bool) {
 	return cand, w.candidates(y)[cand], true
 }
 
-// missVar returns the learned mean squared miss of the best candidate h seconds into a holdover: measured at
-// the horizons, interpolated between them as a power law, and carried past the longest as h³ (random-walk
-// FM, the steepest growth a wander has). ok is false while the record is too short or h is below the
-// shortest horizon.
+// missVar returns the learned variance of the random part of the best candidate's miss h seconds into a
+// holdover (the drift-free statistic above): measured at the horizons, interpolated between them as a power
+// law, and carried past the longest as h³ (random-walk FM, the steepest growth a wander has). ok is false
+// while the record is too short or h is below the shortest horizon.
 func (w *wanderLearner) missVar(cand int, h float64) (float64, bool) {
-	if h < horizons[0] {
+	if h < horizons[0] || w.dn[0] == 0 {
 		return 0, false
 	}
-	mse := func(i int) float64 { return math.Max(w.sumSq[cand][i]/float64(w.n[i]), 1e-24) }
+	mse := func(i int) float64 { return math.Max(w.dSumSq[cand][i]/float64(max(w.dn[i], 1)), 1e-24) }
 	for i := 0; i+1 < len(horizons); i++ {
 		if h <= horizons[i+1] {
 			a, b := mse(i), mse(i+1)
@@ -164,6 +210,19 @@ func (w *wanderLearner) missVar(cand int, h float64) (float64, bool) {
 	}
 	r := h / horizons[last]
 	return m * r * r * r, true
+}
+
+// lag returns how far behind a steadily drifting frequency candidate c's estimate runs, in seconds: its
+// share of the miss is d·lag·h. An exponentially weighted least-squares line of memory τ through a phase
+// ½·d·t² has the slope of 2τ ago (its weights' centroid is τ back, its spread τ²: slope = −2dτ + the true
+// one). For the filter's ŷ (c = 0), the steady-state two-state filter tracking a frequency ramp settles with
+// a frequency error d·(K₀/K₁ − ½) per one-second sample, and K₀/K₁ = p00/p01 of its covariance after an
+// update; that is given as filterLag.
+func (w *wanderLearner) lag(c int, filterLag float64) float64 {
+	if c == 0 {
+		return math.Max(filterLag, 0)
+	}
+	return 2 * fitMemories[c-1]
 }
 
 // driftMemory is the memory of the drift fit: long enough to see curvature through the capture noise, short

@@ -102,8 +102,24 @@ var funcs = template.FuncMap{
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	},
 	"tallyWord": tallyWord,
-	"join":      strings.Join,
-	"deref":     func(p *int) int { return *p },
+	"ppb":       func(v float64) string { return fmt.Sprintf("%+.3f ppb", v) },
+	"dacPart":   func(dev string) string { p, _, _ := strings.Cut(dev, "@"); return p },
+	"dacBus": func(dev string) string {
+		if _, b, ok := strings.Cut(dev, "@"); ok {
+			return b
+		}
+		return dev
+	},
+	"gainFrom": gainWords,
+	"plural": func(n uint64, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.FormatUint(n, 10) + " " + many
+	},
+	"join":   strings.Join,
+	"deref":  func(p *int) int { return *p },
+	"derefF": func(p *float64) float64 { return *p },
 }
 
 func leapWords(li int) string {
@@ -135,6 +151,25 @@ func position(p *status.Position) string {
 		s += fmt.Sprintf(", %.0f m", *p.AltM)
 	}
 	return s
+}
+
+// gainWords says where the DAC's tuning gain came from, for the calibration line.
+func gainWords(d *status.DAC) string {
+	switch d.GainSource {
+	case "calibrated":
+		return "calibrated in this run"
+	case "configured":
+		return "configured (-dac-gain)"
+	case "remembered":
+		if d.Checking {
+			return "remembered from the state file, being checked"
+		}
+		return "remembered from the state file, checked"
+	}
+	if d.State == "calibrating" {
+		return "calibrating"
+	}
+	return "not yet calibrated"
 }
 
 func tallyWord(t string) string {
@@ -235,6 +270,18 @@ var templates = template.Must(template.New("").Funcs(funcs).Parse(`
 <dt>Handshakes</dt><dd>{{.Handshakes}} <span class="muted">({{.KEFailed}} refused or failed)</span></dd>
 <dt>Authenticated</dt><dd>{{.Authentic}} requests <span class="muted">({{.NAKs}} NTS NAKs)</span></dd>
 <dt>Certificate</dt><dd>SHA-256 <span class="fp" id="certfp">{{.CertSHA256}}</span><br><a href="/api/nts/cert.pem" download>download PEM</a> <span class="muted">valid until {{.CertNotAfter}}</span>{{if .ReloadError}}<br><span class="alert">reload failed: {{.ReloadError}}</span>{{end}}</dd>
+</dl></section>{{end}}
+
+{{with .S.DAC}}<section class="card" id="daccard"><h2>Steered oscillator</h2>
+<dl>
+<dt>DAC</dt><dd>{{dacPart .Device}} <span class="muted">on {{dacBus .Device}}</span></dd>
+<dt>State</dt><dd id="dacstate">{{.State}}{{if .Following}} <span class="alert">board clock following it since {{clock .FollowingSince}}</span>{{end}}</dd>
+<dt>Code</dt><dd>{{.Code}} <span class="muted">({{plural .Writes "write" "writes"}})</span></dd>
+<dt>Gain</dt><dd>{{if .GainPPBPerLSB}}{{printf "%.5g" .GainPPBPerLSB}} ppb/LSB{{if .GainErrPPBPerLSB}} <span class="muted">± {{printf "%.2g" .GainErrPPBPerLSB}}</span>{{end}}{{else}}–{{end}}</dd>
+<dt>Calibration</dt><dd id="daccal">{{gainFrom .}} <span class="muted">({{plural .Calibrations "calibration" "calibrations"}}{{if .StateRefused}}, state file refused{{end}})</span></dd>
+<dt>Frequency</dt><dd>{{ppb .FrequencyPPB}} <span class="muted">free-running, at mid-scale</span></dd>
+<dt>Phase vs GPS PPS</dt><dd id="dacphase">{{human .PhaseOffsetS}}{{if .BoundS}} <span class="muted">(bound ±{{human (derefF .BoundS)}})</span>{{else}} <span class="muted">(no bound yet)</span>{{end}}{{if .SoftwareOffsetS}}<br><span class="muted">pulse offset {{human .SoftwareOffsetS}} adopted at start</span>{{end}}</dd>
+<dt>1PPS</dt><dd>{{.PPS}} <span class="muted">({{.Pairs}} pairs, {{.Outliers}} outliers)</span>{{if .Error}}<br><span class="alert">{{.Error}}</span>{{end}}</dd>
 </dl></section>{{end}}
 
 <section class="card" id="ntp"><h2>NTP clients</h2>

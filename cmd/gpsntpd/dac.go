@@ -6,12 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"math"
+	"path/filepath"
+	"time"
 
 	"github.com/gpsntp/gpsntp/discipline"
 	"github.com/gpsntp/gpsntp/discipline/dacosc"
 	"github.com/gpsntp/gpsntp/internal/daemon"
+	"github.com/gpsntp/gpsntp/internal/statefile"
 	"github.com/gpsntp/gpsntp/internal/status"
 	"github.com/gpsntp/gpsntp/internal/timebase"
 	"github.com/gpsntp/gpsntp/pps/gpiocdev"
@@ -24,8 +28,9 @@ type dacOptions struct {
 	pps    string // -dac-pps CHIP:LINE
 	gain   float64
 
-	spec dacosc.Spec
-	line dacosc.LineSpec
+	spec     dacosc.Spec
+	line     dacosc.LineSpec
+	stateDir string // where the DAC state file lives (-state-dir)
 }
 
 // register adds -dac, -dac-pps and -dac-gain to fs.
@@ -60,6 +65,7 @@ func (d *dacOptions) validate(o *options) error {
 		return fmt.Errorf("invalid value %q for flag -dac-pps: %w", d.pps, err)
 	}
 	d.line = line
+	d.stateDir = o.stateDir
 	if math.IsNaN(d.gain) || math.IsInf(d.gain, 0) || math.Abs(d.gain) > 1e6 {
 		return fmt.Errorf("invalid value %v for flag -dac-gain: ppb per LSB, within ±1e6 (0: calibrate)", d.gain)
 	}
@@ -105,12 +111,14 @@ var hardwareDAC = dacOpeners{
 
 // dacSetup is an opened DAC loop: the daemon's configuration, the edge capture to run, what to close.
 type dacSetup struct {
-	cfg     daemon.DACConfig
-	name    string // for the status page: the -dac spec
-	ppsName string
-	steerer *dacosc.Steerer
-	run     func(ctx context.Context, out chan<- timebase.Edge) error
-	close   func()
+	cfg      daemon.DACConfig
+	part     dacosc.Part
+	stateDir string
+	name     string // for the status page: the -dac spec
+	ppsName  string
+	steerer  *dacosc.Steerer
+	run      func(ctx context.Context, out chan<- timebase.Edge) error
+	close    func()
 }
 
 // openDAC opens the DAC and the oscillator's PPS line the flags name, and builds the controller's
@@ -139,14 +147,23 @@ func openDAC(d dacOptions, open dacOpeners) (*dacSetup, error) {
 		bus.Close()
 		return nil, fmt.Errorf("DAC %s: %w", d.spec, err)
 	}
+	if d.stateDir != "" {
+		var note string
+		cc.Learned, note = loadDACState(d.stateDir, d.spec.Part, cc, timebase.Instant(time.Now().UnixNano()))
+		if note != "" {
+			log.Printf("gpsntpd: %s", note)
+		}
+	}
 	st := dacosc.NewSteerer(dac)
 	return &dacSetup{
-		cfg:     daemon.DACConfig{Controller: cc, Steer: st},
-		name:    d.spec.String(),
-		ppsName: "gpio " + d.line.String(),
-		steerer: st,
-		run:     line.Run,
-		close:   func() { line.Close(); bus.Close() },
+		cfg:      daemon.DACConfig{Controller: cc, Steer: st},
+		part:     d.spec.Part,
+		stateDir: d.stateDir,
+		name:     d.spec.String(),
+		ppsName:  "gpio " + d.line.String(),
+		steerer:  st,
+		run:      line.Run,
+		close:    func() { line.Close(); bus.Close() },
 	}, nil
 }
 
@@ -157,19 +174,24 @@ func dacStatus(v *daemon.View, ds *dacSetup) *status.DAC {
 		return nil
 	}
 	s := &status.DAC{
-		Device:          ds.name,
-		PPS:             ds.ppsName,
-		Writes:          ds.steerer.Writes(),
-		State:           d.State.String(),
-		Code:            d.Code,
-		GainPPBPerLSB:   d.GainPPBPerLSB,
-		FrequencyPPB:    d.FreqPPB,
-		PhaseOffsetS:    d.Phase.Seconds(),
-		SoftwareOffsetS: d.Offset.Seconds(),
-		Following:       d.Following,
-		FollowingSince:  status.Time(d.FollowingSince),
-		Pairs:           d.Pairs,
-		Outliers:        d.Counts.Outliers,
+		Device:           ds.name,
+		PPS:              ds.ppsName,
+		Writes:           ds.steerer.Writes(),
+		State:            d.State.String(),
+		Code:             d.Code,
+		GainPPBPerLSB:    d.GainPPBPerLSB,
+		GainErrPPBPerLSB: d.GainErrPPB,
+		GainSource:       d.GainSource.String(),
+		Checking:         d.Checking,
+		Calibrations:     d.Counts.Calibrations,
+		StateRefused:     d.Counts.StateRefused,
+		FrequencyPPB:     d.FreqPPB,
+		PhaseOffsetS:     d.Phase.Seconds(),
+		SoftwareOffsetS:  d.Offset.Seconds(),
+		Following:        d.Following,
+		FollowingSince:   status.Time(d.FollowingSince),
+		Pairs:            d.Pairs,
+		Outliers:         d.Counts.Outliers,
 	}
 	if d.BoundOK {
 		b := d.Bound.Seconds()
@@ -179,4 +201,88 @@ func dacStatus(v *daemon.View, ds *dacSetup) *status.DAC {
 		s.Error = d.Err.Error()
 	}
 	return s
+}
+
+// dacStateFile is the DAC state file's name in the state directory, next to the drift file: the learned
+// code, gain and frequency (discipline.DACLearned), so that a restart skips the calibration.
+const dacStateFile = "gpsntp.dac"
+
+// loadDACState reads the DAC state file in dir and checks it against the part and the controller's range.
+// It returns the state to resume from (zero: calibrate) and a line for the log: none for a missing file,
+// what is resumed, or why the file is ignored (a corrupt file, another part, a code out of range). The
+// state's frequency uncertainty is widened for the time since it was written (DACLearned.Aged).
+func loadDACState(dir string, part dacosc.Part, cc discipline.DACConfig, now timebase.Instant) (discipline.DACLearned, string) {
+	path := filepath.Join(dir, dacStateFile)
+	b, err := statefile.Read(path, discipline.MaxDACStateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return discipline.DACLearned{}, ""
+	}
+	ignored := func(err error) (discipline.DACLearned, string) {
+		return discipline.DACLearned{}, fmt.Sprintf("DAC state file %s ignored (calibrating instead): %v", path, err)
+	}
+	if err != nil {
+		return ignored(err)
+	}
+	l, err := discipline.DecodeDACLearned(b)
+	if err != nil {
+		return ignored(err)
+	}
+	if err := l.Check(string(part), cc); err != nil {
+		return ignored(err)
+	}
+	l = l.Aged(now)
+	cc.Learned = l
+	if err := cc.Validate(); err != nil {
+		return ignored(err)
+	}
+	return l, fmt.Sprintf("DAC state file: resuming at code %d, gain %.6g ppb/LSB, frequency %+.3g ppb ±%.3g (saved %s); checking it instead of calibrating",
+		l.Code, l.GainPPBPerLSB, l.FreqPPB, l.FreqErrPPB, l.Written)
+}
+
+// saveDACState writes what the DAC loop has learned, if anything, to the state file (atomically: a power
+// cut leaves the old state or the new one). It reports whether it wrote.
+func (ds *dacSetup) saveDACState(v *daemon.View, now timebase.Instant) (bool, error) {
+	if v.DAC == nil || !v.DAC.LearnedOK {
+		return false, nil
+	}
+	l := v.DAC.Learned
+	l.Model, l.Written = string(ds.part), now.Truncate(time.Second)
+	b, err := discipline.EncodeDACLearned(l)
+	if err != nil {
+		return false, fmt.Errorf("DAC state: %w", err)
+	}
+	if err := statefile.WriteAtomic(ds.stateDir, dacStateFile, b, 0o644); err != nil {
+		return false, fmt.Errorf("DAC state: %w", err)
+	}
+	return true, nil
+}
+
+// keepDACState saves the DAC state a minute after the loop first has something worth keeping (a power cut
+// in the first hour then does not cost the calibration), hourly after that, and once more at shutdown.
+func (ds *dacSetup) keepDACState(ctx context.Context, core *daemon.Core, clock timebase.Clock) {
+	var last timebase.Instant
+	save := func(force bool) {
+		now := clock.Now()
+		if !force && last != 0 && now.Sub(last) < time.Hour {
+			return
+		}
+		ok, err := ds.saveDACState(core.View(), now)
+		if err != nil {
+			log.Printf("gpsntpd: %v", err)
+		}
+		if ok {
+			last = now
+		}
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			save(true)
+			return
+		case <-t.C:
+			save(false)
+		}
+	}
 }

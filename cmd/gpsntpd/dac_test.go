@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gpsntp/gpsntp/discipline"
 	"github.com/gpsntp/gpsntp/discipline/dacosc"
 	"github.com/gpsntp/gpsntp/internal/daemon"
 	"github.com/gpsntp/gpsntp/internal/timebase"
@@ -173,5 +177,90 @@ func TestOpenDACWithFakes(t *testing.T) {
 	}
 	if _, err := daemon.NewCore(daemon.Config{DAC: ds2.cfg}, nullSteer{}); err == nil || !strings.Contains(err.Error(), "nack") {
 		t.Errorf("first write failure: %v", err)
+	}
+}
+
+// The DAC state file: saved from the daemon's view, loaded and checked at start; anything wrong with it is
+// one log line and a calibration, never a failure to start.
+func TestDACStateFile(t *testing.T) {
+	dir := t.TempDir()
+	now := timebase.Date(2026, 11, 22, 12, 0, 0, 0)
+	cc := discipline.DefaultDACConfig()
+	cc.MaxCode = 4095
+	cc.NoSync = true
+	if l, note := loadDACState(dir, dacosc.PartMCP4725, cc, now); l != (discipline.DACLearned{}) || note != "" {
+		t.Errorf("no file: %+v, %q", l, note)
+	}
+	ds := &dacSetup{part: dacosc.PartMCP4725, stateDir: dir}
+	if ok, err := ds.saveDACState(&daemon.View{DAC: &daemon.DACView{}}, now); ok || err != nil {
+		t.Errorf("saved %v (%v) with nothing learned", ok, err)
+	}
+	learned := discipline.DACLearned{MaxCode: 4095, Code: 1900, GainPPBPerLSB: 0.2, GainErrPPB: 0.01, FreqPPB: -0.3, FreqErrPPB: 0.2}
+	v := &daemon.View{DAC: &daemon.DACView{Learned: learned, LearnedOK: true}}
+	if ok, err := ds.saveDACState(v, now.Add(1234567)); !ok || err != nil {
+		t.Fatalf("save: %v, %v", ok, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, dacStateFile))
+	if err != nil || string(b) != "gpsntp-dac/1 mcp4725 4095 1900 0.2 0.01 -0.3 0.2 1795348800\n" {
+		t.Fatalf("state file %q, %v", b, err)
+	}
+	l, note := loadDACState(dir, dacosc.PartMCP4725, cc, now.Add(24*time.Hour))
+	if l.Code != 1900 || l.GainPPBPerLSB != 0.2 || l.FreqErrPPB <= 0.2 || !strings.Contains(note, "resuming at code 1900") {
+		t.Errorf("load: %+v, %q", l, note)
+	}
+	for _, c := range []struct {
+		name, content string
+		part          dacosc.Part
+		want          string
+	}{
+		{"another part", string(b), dacosc.PartAD5693R, "for a mcp4725"},
+		{"corrupt", "gpsntp-dac/1 mcp4725 4095 1900 0.2 0.01 -0.3\n", dacosc.PartMCP4725, "corrupt DAC state"},
+		{"torn", string(b[:20]), dacosc.PartMCP4725, "corrupt DAC state"},
+		{"code beyond the part", "gpsntp-dac/1 mcp4725 65535 40000 0.2 0.01 -0.3 0.2 1795348800\n", dacosc.PartMCP4725, "full scale 65535"},
+		{"too large", strings.Repeat("x", 4096), dacosc.PartMCP4725, "larger than"},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, dacStateFile), []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, note := loadDACState(dir, c.part, cc, now)
+		if l != (discipline.DACLearned{}) || !strings.Contains(note, "ignored") || !strings.Contains(note, c.want) {
+			t.Errorf("%s: %+v, %q; want ignored naming %q", c.name, l, note, c.want)
+		}
+	}
+
+	// openDAC resumes from a good state in -state-dir: the daemon's first write is the learned code.
+	if err := os.WriteFile(filepath.Join(dir, dacStateFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"-state-dir", dir, "-pps-gpio", "gpiochip0:18", "-dac", "mcp4725@i2c-1:0x61", "-dac-pps", "gpiochip0:17"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed int
+	dac := &fakeDAC{}
+	ds2, err := openDAC(o.dac, dacOpeners{
+		dac:  func(dacosc.Spec) (dacosc.DAC, io.Closer, error) { return dac, closeCount{&closed}, nil },
+		line: func(dacosc.LineSpec) (edgeLine, error) { return fakeLine{closed: &closed}, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds2.close()
+	core, err := daemon.NewCore(daemon.Config{DAC: ds2.cfg}, nullSteer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dac.codes) != 1 || dac.codes[0] != 1900 {
+		t.Errorf("codes written %v, want the learned 1900", dac.codes)
+	}
+	if st := dacStatus(core.View(), ds2); st.GainSource != "remembered" || st.GainPPBPerLSB != 0.2 || st.GainErrPPBPerLSB != 0.01 {
+		t.Errorf("status %+v", st)
+	}
+	// The keeper saves at shutdown (here: nothing learned yet, so the file is left as it was).
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ds2.keepDACState(ctx, core, fixedClock(now))
+	if b2, err := os.ReadFile(filepath.Join(dir, dacStateFile)); err != nil || string(b2) != string(b) {
+		t.Errorf("state file after a shutdown with nothing learned: %q, %v", b2, err)
 	}
 }

@@ -568,6 +568,11 @@ func run(ctx context.Context, o *options) error {
 		go func() { keepDrift(ctx, o.stateDir, core, served); close(driftDone) }()
 		defer func() { <-driftDone }()
 	}
+	if dac != nil {
+		dacDone := make(chan struct{})
+		go func() { dac.keepDACState(ctx, core, served); close(dacDone) }()
+		defer func() { <-dacDone }()
+	}
 	if ntpSrv != nil {
 		go func() { errc <- ntpSrv.Serve(ctx) }()
 		log.Printf("gpsntpd: serving NTP on %s (%s mode)", strings.Join(listen, ","), mode)

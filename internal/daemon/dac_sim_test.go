@@ -62,6 +62,12 @@ func (f *fakeDAC) Apply(cmd discipline.DACCommand) error {
 
 func newOscRig(t *testing.T, cfg sim.Config, withDAC bool) *oscRig {
 	t.Helper()
+	return newOscRigLearned(t, cfg, withDAC, discipline.DACLearned{})
+}
+
+// newOscRigLearned is newOscRig whose controller resumes from learned (the DAC state file's content).
+func newOscRigLearned(t *testing.T, cfg sim.Config, withDAC bool, learned discipline.DACLearned) *oscRig {
+	t.Helper()
 	w, err := sim.NewWorld(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +93,7 @@ func newOscRig(t *testing.T, cfg sim.Config, withDAC bool) *oscRig {
 		// The controller steers the oscillator's pulse to GPS PPS − PPSBias: the GPS pulse's delay less the
 		// oscillator pulse's own capture delay.
 		cc.PPSBias = bias - oc.CaptureLatencyMean
+		cc.Learned = learned
 		dc = DACConfig{Controller: cc, Steer: r.dac}
 	}
 	core, err := NewCore(Config{
@@ -305,6 +312,63 @@ func TestDACOscillatorCarriesTheBoardThroughGPSLoss(t *testing.T) {
 	}
 }
 
+// A restart with the DAC state: a Core trained for 20 minutes offers what its controller learned in its view;
+// the next Core (another run of the same oscillator model, the state a day old) writes the learned code
+// first, skips the calibration, and its DAC loop locks several times sooner than a Core without the state;
+// the board's served time is the same either way (it follows the GPS while the GPS is good).
+func TestDACRestartFromLearnedState(t *testing.T) {
+	cfg := sim.DefaultConfig()
+	cfg.Seed = 3
+	cfg.Start = timebase.Date(2026, 11, 22, 0, 0, 0, 0)
+	cfg.Receiver.ColdStartNoFix = 5 * time.Second
+	cfg.Receiver.ColdStartNoTime = 2 * time.Second
+	train := newOscRig(t, cfg, true)
+	train.run(20*time.Minute, nil)
+	v := train.core.View().DAC
+	if !v.LearnedOK {
+		t.Fatalf("nothing learned in 20 minutes: %+v", v)
+	}
+	l := v.Learned
+	l.Model, l.Written = "ad5693r", cfg.Start.Add(20*time.Minute)
+	if l.Code != v.Code || l.GainPPBPerLSB != v.GainPPBPerLSB || l.MaxCode != 65535 {
+		t.Fatalf("learned %+v does not match the view %+v", l, v.DACStatus)
+	}
+
+	cfg.Seed = 5
+	lockAfter := func(r *oscRig) (time.Duration, discipline.DACStatus) {
+		t.Helper()
+		var locked timebase.Instant
+		r.run(12*time.Minute, func(u timebase.Instant) {
+			if locked == 0 && r.core.View().DAC.State == discipline.DACLocked {
+				locked = u
+			}
+		})
+		st := r.core.View().DAC.DACStatus
+		if locked == 0 {
+			t.Fatalf("no lock in 12 min: %+v", st)
+		}
+		return locked.Sub(cfg.Start), st
+	}
+	cold := newOscRig(t, cfg, true)
+	coldLock, coldSt := lockAfter(cold)
+	warm := newOscRigLearned(t, cfg, true, l.Aged(l.Written.Add(24*time.Hour)))
+	warmLock, warmSt := lockAfter(warm)
+	t.Logf("DAC lock after start: %v without the state (%d calibrations), %v with it (gain %v, code %d first)",
+		coldLock, coldSt.Counts.Calibrations, warmLock, warmSt.GainSource, warm.dac.codes[0])
+	if warm.dac.codes[0] != l.Code || cold.dac.codes[0] != 32768 {
+		t.Errorf("first codes %d with the state (learned %d), %d without", warm.dac.codes[0], l.Code, cold.dac.codes[0])
+	}
+	if warmSt.Counts.Calibrations != 0 || warmSt.GainSource != discipline.GainRemembered || coldSt.Counts.Calibrations != 1 {
+		t.Errorf("with the state %d calibrations (gain %v); without it %d", warmSt.Counts.Calibrations, warmSt.GainSource, coldSt.Counts.Calibrations)
+	}
+	if 2*warmLock > coldLock {
+		t.Errorf("DAC lock %v with the state, not under half of %v without", warmLock, coldLock)
+	}
+	if s := warm.core.View().Snapshot; s.State != timebase.StateLocked || s.Stratum != 1 {
+		t.Errorf("board with the state: %v stratum %d", s.State, s.Stratum)
+	}
+}
+
 // The DAC loop is all or nothing: a controller without a steer is refused, and a bad controller config or
 // a failing first write is an error from NewCore.
 func TestNewCoreDACConfig(t *testing.T) {
@@ -337,11 +401,12 @@ func TestNewCoreDACConfig(t *testing.T) {
 	if v == nil || v.State != discipline.DACAcquiring || v.Code != 2048 || v.BoundOK {
 		t.Errorf("view %+v", v)
 	}
-	// An oscillator edge and a GPS edge of the same second pair into one sample.
+	// An oscillator edge and a GPS edge of the same second pair into one sample, which waits for the board
+	// servo to lock (it has had no label: its rate is not settled).
 	at := timebase.Date(2026, 11, 22, 12, 0, 0, 0)
 	core.Edge(timebase.Edge{Time: at, Seq: 1, Rising: true})
 	core.OscEdge(timebase.Edge{Time: at.Add(-371 * time.Millisecond), Seq: 1, Rising: true})
-	if v := core.View().DAC; v.Pairs != 1 || v.OscEdges != 1 || v.Counts.Samples != 1 {
+	if v := core.View().DAC; v.Pairs != 1 || v.OscEdges != 1 || v.Unsettled != 1 || v.Counts.Samples != 0 {
 		t.Errorf("after one pair: %+v", v)
 	}
 }

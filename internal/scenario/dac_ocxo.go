@@ -112,8 +112,12 @@ func RunDAC(spec Spec, d time.Duration, seed uint64) (Result, error) {
 	return RunDACSetup(spec.Name, su, d)
 }
 
-// dacDone, when set (by tests), receives the controller's final status.
-var dacDone func(discipline.DACStatus)
+// Test hooks: dacDone, when set, receives the controller at the end of a run; dacSecond each second's
+// truth and the controller.
+var (
+	dacDone   func(*discipline.DACController)
+	dacSecond func(truth timebase.Instant, c *discipline.DACController)
+)
 
 // RunDACSetup runs a DAC setup for d of truth and scores the oscillator's phase.
 func RunDACSetup(name string, su DACSetup, d time.Duration) (Result, error) {
@@ -218,6 +222,9 @@ func RunDACSetup(name string, su DACSetup, d time.Duration) (Result, error) {
 					bounds = append(bounds, float64(bound))
 				}
 			}
+			if dacSecond != nil {
+				dacSecond(t, ctrl)
+			}
 			nextVisit = nextVisit.Add(time.Second)
 		case t == oscNext && oscCapture == 0:
 			lat, _ := osc.CaptureLatency()
@@ -254,7 +261,7 @@ func RunDACSetup(name string, su DACSetup, d time.Duration) (Result, error) {
 	}
 	stat := ctrl.Status()
 	if dacDone != nil {
-		dacDone(stat)
+		dacDone(ctrl)
 	}
 	r := Result{
 		Scenario:        name,

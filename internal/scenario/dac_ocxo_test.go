@@ -7,6 +7,7 @@ import (
 
 	"github.com/gpsntp/gpsntp/discipline"
 	"github.com/gpsntp/gpsntp/internal/sim"
+	"github.com/gpsntp/gpsntp/internal/timebase"
 )
 
 func TestDACOCXOLocksAndBeatsTheBoardCrystal(t *testing.T) {
@@ -85,7 +86,7 @@ func TestDACRunnerIsRegisteredByName(t *testing.T) {
 
 func runDACStatus(su DACSetup, d time.Duration) (Result, discipline.DACStatus, error) {
 	var st discipline.DACStatus
-	dacDone = func(s discipline.DACStatus) { st = s }
+	dacDone = func(c *discipline.DACController) { st = c.Status() }
 	defer func() { dacDone = nil }()
 	r, err := RunDACSetup(DACOCXO, su, d)
 	return r, st, err
@@ -126,3 +127,134 @@ func benchDAC(b *testing.B, spec Spec) {
 
 func BenchmarkScenarioDACOCXO(b *testing.B)         { benchDAC(b, dacOCXOSpec()) }
 func BenchmarkScenarioDACOCXOHoldover(b *testing.B) { benchDAC(b, dacOCXOHoldoverSpec()) }
+
+// A restart with the DAC state file: a box trained for 40 minutes saves what its controller learned; the next
+// start, with that state aged by a day, begins at the learned code with the learned gain and replaces the
+// three calibration segments by one check segment, so both the oscillator's true phase and the controller
+// lock several times sooner than a start without it. Seeds s and s+14 simulate the same oscillator part
+// (same initial frequency) with a different noise history and power-up phase.
+func TestDACRestartWithStateLocksSooner(t *testing.T) {
+	type run struct {
+		r        Result
+		ctlLock  time.Duration // first fix to the controller's lock
+		st       discipline.DACStatus
+		learned  discipline.DACLearned
+		learnOK  bool
+		firstFix time.Duration
+	}
+	do := func(seed uint64, d time.Duration, learned discipline.DACLearned) run {
+		t.Helper()
+		su, _, err := BuildDAC(dacOCXOSpec(), d, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		su.Ctrl.Learned = learned
+		var out run
+		var locked timebase.Instant
+		dacSecond = func(u timebase.Instant, c *discipline.DACController) {
+			if locked == 0 && c.State() == discipline.DACLocked {
+				locked = u
+			}
+		}
+		dacDone = func(c *discipline.DACController) {
+			out.st = c.Status()
+			out.learned, out.learnOK = c.Learned()
+		}
+		defer func() { dacSecond, dacDone = nil, nil }()
+		if out.r, err = RunDACSetup(DACOCXO, su, d); err != nil {
+			t.Fatal(err)
+		}
+		if locked == 0 {
+			t.Fatalf("seed %d: the controller never locked: %+v", seed, out.st)
+		}
+		out.firstFix = time.Duration(out.r.FirstFixS * float64(time.Second))
+		out.ctlLock = locked.Sub(su.Sim.Start) - out.firstFix
+		return out
+	}
+	for _, seed := range []uint64{1, 2} {
+		train := do(seed, 40*time.Minute, discipline.DACLearned{})
+		if !train.learnOK {
+			t.Fatalf("seed %d: nothing learned in training: %+v", seed, train.st)
+		}
+		l := train.learned
+		l.Model = "ad5693r"
+		l.Written = start.Add(40 * time.Minute)
+		// Round-trip through the file format, as the daemon does.
+		b, err := discipline.EncodeDACLearned(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, err = discipline.DecodeDACLearned(b); err != nil {
+			t.Fatal(err)
+		}
+		// The restart: the same part, a day later (start is the same instant, so Aged gets a day by hand).
+		l = l.Aged(l.Written.Add(24 * time.Hour))
+		cold := do(seed+14, 30*time.Minute, discipline.DACLearned{})
+		warm := do(seed+14, 30*time.Minute, l)
+		t.Logf("seed %d: learned %+v", seed, l)
+		t.Logf("seed %d: without state: lock %v s (controller %v), rms %.0f ns, syncs %d; with state: lock %v s (controller %v), rms %.0f ns, syncs %d",
+			seed, deref(cold.r.LockS), cold.ctlLock, cold.r.RMSNs, cold.r.Steps, deref(warm.r.LockS), warm.ctlLock, warm.r.RMSNs, warm.r.Steps)
+		if warm.st.Counts.Calibrations != 0 || warm.st.Counts.StateRefused != 0 || warm.st.GainSource != discipline.GainRemembered {
+			t.Errorf("seed %d: with state: %d calibrations, %d states refused, gain %v", seed,
+				warm.st.Counts.Calibrations, warm.st.Counts.StateRefused, warm.st.GainSource)
+		}
+		if cold.st.Counts.Calibrations != 1 || cold.st.GainSource != discipline.GainCalibrated {
+			t.Errorf("seed %d: without state: %d calibrations, gain %v", seed, cold.st.Counts.Calibrations, cold.st.GainSource)
+		}
+		if warm.r.LockS == nil || cold.r.LockS == nil || 2*(*warm.r.LockS) > *cold.r.LockS || 2*warm.ctlLock > cold.ctlLock {
+			t.Errorf("seed %d: with state lock %v s (controller %v), not under half of %v s (%v) without",
+				seed, deref(warm.r.LockS), warm.ctlLock, deref(cold.r.LockS), cold.ctlLock)
+		}
+		if warm.r.BoundViolations != 0 || warm.r.RMSNs > math.Max(150, 1.25*cold.r.RMSNs) || warm.r.FinalState != "locked" {
+			t.Errorf("seed %d: with state: %d violations, rms %.0f ns, %s", seed, warm.r.BoundViolations, warm.r.RMSNs, warm.r.FinalState)
+		}
+	}
+}
+
+// A remembered state that is not this oscillator's is refused and replaced by a full calibration, which
+// finds the true gain; the loop then locks as it would without a state. Two ways to be wrong: a frequency at
+// the remembered code far from what this oscillator does there (another oscillator: the check segment sees
+// it), and a gain of the wrong sign whose remembered code happens to hold this oscillator nearly still (the
+// check passes; the loop runs away instead of locking, and the lock deadline refuses it).
+func TestDACWrongStateIsRecalibrated(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		learned discipline.DACLearned
+		within  time.Duration // first fix to the controller's lock, at most
+		run     time.Duration
+	}{
+		{"another oscillator", discipline.DACLearned{Model: "ad5693r", MaxCode: 65535, Code: 30000, GainPPBPerLSB: 0.0122,
+			GainErrPPB: 0.0002, FreqPPB: 0, FreqErrPPB: 0.05, Written: start}, 10 * time.Minute, 30 * time.Minute},
+		{"gain of the wrong sign", discipline.DACLearned{Model: "ad5693r", MaxCode: 65535, Code: 20000, GainPPBPerLSB: -0.02,
+			GainErrPPB: 0.0002, FreqPPB: 0, FreqErrPPB: 0.05, Written: start}, 30 * time.Minute, 35 * time.Minute},
+	} {
+		su, _, err := BuildDAC(dacOCXOSpec(), c.run, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		su.Ctrl.Learned = c.learned.Aged(start)
+		var locked timebase.Instant
+		dacSecond = func(u timebase.Instant, ctl *discipline.DACController) {
+			if locked == 0 && ctl.State() == discipline.DACLocked {
+				locked = u
+			}
+		}
+		r, st, err := runDACStatus(su, c.run)
+		dacSecond = nil
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %+v; counts %+v", c.name, r, st.Counts)
+		want := su.Osc.GainPPBPerLSB
+		if st.Counts.StateRefused != 1 || st.Counts.Calibrations != 1 || st.GainSource != discipline.GainCalibrated ||
+			math.Abs(st.GainPPBPerLSB-want) > 4*st.GainErrPPB {
+			t.Errorf("%s: refused %d, calibrations %d, gain %v %.5f ± %.5f (want %.5f)", c.name, st.Counts.StateRefused,
+				st.Counts.Calibrations, st.GainSource, st.GainPPBPerLSB, st.GainErrPPB, want)
+		}
+		fix := su.Sim.Start.Add(time.Duration(r.FirstFixS * float64(time.Second)))
+		if locked == 0 || locked.Sub(fix) > c.within || r.FinalState != "locked" || r.BoundViolations != 0 {
+			t.Errorf("%s: after recalibrating: %s, %d violations, controller lock %v after the first fix (at most %v)",
+				c.name, r.FinalState, r.BoundViolations, locked.Sub(fix), c.within)
+		}
+	}
+}

@@ -186,7 +186,15 @@ type DAC struct {
 	Pairs          uint64 `json:"pairs"`    // GPS and oscillator pulses paired into phase samples
 	Outliers       uint64 `json:"outliers"` // samples the controller's gate rejected
 	Writes         uint64 `json:"writes"`   // codes written to the DAC
-	Error          string `json:"error,omitempty"`
+	// GainErrPPBPerLSB is the gain's σ (0 when configured); GainSource says where it came from: unknown (not
+	// yet calibrated), configured (-dac-gain), calibrated (fitted in this run) or remembered (the DAC state
+	// file); Checking is true while a remembered state is being checked against the oscillator.
+	GainErrPPBPerLSB float64 `json:"gain_err_ppb_per_lsb"`
+	GainSource       string  `json:"gain_source"`
+	Checking         bool    `json:"checking,omitempty"`
+	Calibrations     uint64  `json:"calibrations"`  // calibrations started in this run
+	StateRefused     uint64  `json:"state_refused"` // remembered states the check found wrong
+	Error            string  `json:"error,omitempty"`
 }
 
 // PPS is the pulse capture and its pairing with receiver labels.
