@@ -132,9 +132,11 @@ func update(ctx context.Context, t updateTarget, imagePath string, out io.Writer
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("gokrazy", t.password)
-	resp, err := t.client.Do(req)
+	// The box reads the whole slot back to check it before answering: seconds on a Pi's SD card, far more
+	// in an emulated VM on a busy machine.
+	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
 	if err != nil {
-		return fmt.Errorf("asking the box for a trial boot: %w", err)
+		return fmt.Errorf("asking the box for a trial boot: %w (if the box did take it, `curl %s` tells the verdict)", err, t.url(t.otaPort, "/ota/status"))
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
