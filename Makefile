@@ -6,7 +6,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build demo test deps check vet fmt-check staticcheck race interop cross fuzz bench bench-nts bench-go image vm e2e clean
+.PHONY: all build demo test deps check vet fmt-check staticcheck race interop cross fuzz bench bench-nts bench-servo bench-go image vm e2e clean
 
 all: build
 
@@ -66,6 +66,11 @@ bench: build
 
 bench-nts: build
 	bash scripts/bench-nts.sh
+
+# gpsntp's PPS discipline against chronyd's on the same simulated oscillator and PPS captures. chronyd runs
+# in real time (-x: never touches the clock), so this takes SERVO_DURATION (default 600s); see the script.
+bench-servo:
+	bash scripts/bench-servo.sh
 
 # The SD-card image for a board and HAT (see board/ for the profiles), built without gok.
 BOARD ?= rpi4

@@ -65,7 +65,7 @@ func Classify(path string) Class {
 		return Leaf
 	case under("internal/daemon"):
 		return Composer
-	case under("internal/sim"), under("internal/loadgen"), under("internal/scenario"):
+	case under("internal/sim"), under("internal/loadgen"), under("internal/scenario"), under("internal/servocmp"):
 		return Tool
 	case under("webui"):
 		return WebUI
