@@ -201,6 +201,12 @@ func Run(name string, d time.Duration, seed uint64) (Result, error) {
 
 // RunSetup runs a setup for d of truth and scores it.
 func RunSetup(name string, su Setup, d time.Duration) (Result, error) {
+	return RunSetupVisit(name, su, d, nil)
+}
+
+// RunSetupVisit is RunSetup that also hands visit the true error of the served clock at every whole second
+// of truth (the leap scenarios: against POSIX time), so another scorer can use exactly the same seconds.
+func RunSetupVisit(name string, su Setup, d time.Duration, visit func(truth timebase.Instant, err time.Duration)) (Result, error) {
 	l, err := newLoop(su)
 	if err != nil {
 		return Result{}, fmt.Errorf("scenario %s: %w", name, err)
@@ -245,6 +251,9 @@ func RunSetup(name string, su Setup, d time.Duration) (Result, error) {
 		}
 		if firstFix == 0 && v.HaveEpoch && v.Epoch.Label.Valid {
 			firstFix = truth
+		}
+		if visit != nil {
+			visit(truth, e)
 		}
 		abs := e.Abs()
 		if truth < refEnd && (firstFix == 0 || abs >= LockThreshold) {

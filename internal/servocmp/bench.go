@@ -51,6 +51,9 @@ type Report struct {
 	RatioP99  *float64 `json:"ratio_p99"`
 	RatioMax  *float64 `json:"ratio_max"`
 	RatioLock *float64 `json:"ratio_lock"`
+	// OursSame scores ours on only the seconds where chrony has a sample; RatioRMSSame compares on those.
+	OursSame     Side     `json:"gpsntp_on_chrony_seconds"`
+	RatioRMSSame *float64 `json:"ratio_rms_same_seconds"`
 
 	Feed       string       `json:"chrony_feed"`
 	ChronyConf string       `json:"chrony_conf"`
@@ -116,7 +119,10 @@ func run(ctx context.Context, o Options) (Report, []Point, error) {
 	if err != nil {
 		return Report{}, nil, err
 	}
-	ours, err := scenario.RunSetup(o.Scenario, su, o.Duration)
+	var oursPts []Point
+	ours, err := scenario.RunSetupVisit(o.Scenario, su, o.Duration, func(truth timebase.Instant, e time.Duration) {
+		oursPts = append(oursPts, Point{Second: truth, ErrNs: float64(e)})
+	})
 	if err != nil {
 		return Report{}, nil, fmt.Errorf("servocmp: our loop: %w", err)
 	}
@@ -178,6 +184,20 @@ func run(ctx context.Context, o Options) (Report, []Point, error) {
 	rep.ChronyFinalErrNs = round1(pts[len(pts)-1].ErrNs)
 	firstFix := tr.Start.Add(time.Duration(ours.FirstFixS * float64(time.Second)))
 	rep.Chrony = Score("chrony", pts, firstFix, tr.End, tr.End)
+	// chrony is scored only at the seconds it got a sample (a missing pulse, a rejected one): score ours on
+	// exactly those seconds too, so a comparison that skips our hard seconds is visible.
+	have := make(map[timebase.Instant]bool, len(pts))
+	for _, p := range pts {
+		have[p.Second] = true
+	}
+	var same []Point
+	for _, p := range oursPts {
+		if have[p.Second] {
+			same = append(same, p)
+		}
+	}
+	rep.OursSame = Score("gpsntp@chrony-seconds", same, firstFix, tr.End, tr.End)
+	rep.RatioRMSSame = ratio(rep.Chrony.RMSNs, rep.OursSame.RMSNs, rep.Chrony.WindowS > 0 && rep.OursSame.WindowS > 0)
 	rep.RatioRMS = ratio(rep.Chrony.RMSNs, rep.Ours.RMSNs, rep.Chrony.WindowS > 0 && rep.Ours.WindowS > 0)
 	rep.RatioP99 = ratio(rep.Chrony.P99AbsNs, rep.Ours.P99AbsNs, rep.Chrony.WindowS > 0 && rep.Ours.WindowS > 0)
 	rep.RatioMax = ratio(rep.Chrony.MaxAbsNs, rep.Ours.MaxAbsNs, rep.Chrony.WindowS > 0 && rep.Ours.WindowS > 0)
@@ -285,6 +305,7 @@ func (r Report) Text() string {
 			s.Name, num(s.LockS), fig(s.RMSNs, s.WindowS), fig(s.P99AbsNs, s.WindowS), fig(s.MaxAbsNs, s.WindowS), s.WindowS)
 	}
 	fmt.Fprintf(&b, "ratio chrony/gpsntp: rms=%s p99=%s max=%s lock=%s\n", num(r.RatioRMS), num(r.RatioP99), num(r.RatioMax), num(r.RatioLock))
+	fmt.Fprintf(&b, "on chrony's %d seconds only: gpsntp rms_ns=%s, ratio rms=%s\n", r.OursSame.WindowS, fig(r.OursSame.RMSNs, r.OursSame.WindowS), num(r.RatioRMSSame))
 	fmt.Fprintf(&b, "chrony samples: %d sent, %d logged, %d matched (%d spurious, %d misaligned), %d unmatched; %d sent late; last error %v ns\n",
 		r.Samples.Fed, r.Samples.Logged, r.Samples.Matched, r.Samples.Spurious, r.Samples.Misaligned, r.Samples.Unmatched, r.LateSends, r.ChronyFinalErrNs)
 	return b.String()
