@@ -203,10 +203,12 @@ func validHostname(h string) bool {
 	return true
 }
 
-// DaemonArgs is gpsntpd's command line in the image: the public listeners, state on /perm, then the board
-// profile's hardware flags, then extra flags.
+// DaemonArgs is gpsntpd's command line in the image: the public listeners, state on /perm, where gpsntp-ota
+// tells the update state (for the status page's Updates card), then the board profile's hardware flags,
+// then extra flags.
 func DaemonArgs(p board.Profile, extra []string) []string {
-	args := []string{"-ntp-listen", ":123", "-nts-ke-listen", ":4460", "-http-listen", ":80", "-state-dir", "/perm/gpsntp"}
+	args := []string{"-ntp-listen", ":123", "-nts-ke-listen", ":4460", "-http-listen", ":80", "-state-dir", "/perm/gpsntp",
+		"-ota-status", fmt.Sprintf("http://127.0.0.1:%d/ota/status", OTAPort)}
 	args = append(args, p.DaemonFlags()...)
 	return append(args, extra...)
 }

@@ -117,9 +117,11 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatUint(n, 10) + " " + many
 	},
-	"join":   strings.Join,
-	"deref":  func(p *int) int { return *p },
-	"derefF": func(p *float64) float64 { return *p },
+	"verdict": updateVerdict,
+	"day":     dayTime,
+	"join":    strings.Join,
+	"deref":   func(p *int) int { return *p },
+	"derefF":  func(p *float64) float64 { return *p },
 }
 
 func leapWords(li int) string {
@@ -170,6 +172,35 @@ func gainWords(d *status.DAC) string {
 		return "calibrating"
 	}
 	return "not yet calibrated"
+}
+
+// updateVerdict is the last update in a few words: what was written where, and how it ended.
+func updateVerdict(l *status.LastUpdate) string {
+	what := "an image"
+	if l.Version != "" {
+		what = "gpsntp " + l.Version
+	}
+	switch l.State {
+	case status.UpdateCommitted:
+		return fmt.Sprintf("%s committed in slot %d on %s", what, l.ToSlot, dayTime(l.Decided))
+	case status.UpdateRolledBack:
+		return fmt.Sprintf("%s rolled back on %s: slot %d failed its trial, the box went back to slot %d", what, dayTime(l.Decided), l.ToSlot, l.FromSlot)
+	case status.UpdateTrying:
+		return fmt.Sprintf("%s on trial in slot %d since %s", what, l.ToSlot, dayTime(l.Requested))
+	}
+	return fmt.Sprintf("%s to slot %d: %s", what, l.ToSlot, l.State)
+}
+
+// dayTime is an instant of the document with its date, for events that may be days old.
+func dayTime(ts string) string {
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		if ts == "" {
+			return "an unknown date"
+		}
+		return ts
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
 func tallyWord(t string) string {
@@ -293,6 +324,19 @@ var templates = template.Must(template.New("").Funcs(funcs).Parse(`
 <dt>Refused</dt><dd>{{.S.NTP.Denied}} denied, {{.S.NTP.Malformed}} malformed, {{.S.NTP.Ignored}} ignored</dd>
 <dt>Clients</dt><dd>{{.S.NTP.ClientsTracked}} recent addresses</dd>
 </dl></section>
+
+{{with .S.Update}}<section class="card" id="updatecard"><h2>Updates</h2>
+<dl>
+{{if .Phase}}<dt>Running</dt><dd id="updrunning">slot {{.BootedSlot}}, gpsntp {{$.S.Version}}{{if .ImageProfile}} <span class="muted">({{.ImageProfile}})</span>{{end}}{{if and .ImageVersion (ne .ImageVersion $.S.Version)}}<br><span class="muted">kernel and firmware as flashed with {{.ImageVersion}}</span>{{end}}</dd>
+{{if eq .Phase "trial"}}<dt>Trial</dt><dd id="updtrial"><span class="note">trial boot in progress ({{printf "%.0f" .TrialLeftS}} s left, health: {{or .Health "not checked yet"}})</span><br><span class="muted">slot {{.DefaultSlot}} boots again unless this one proves healthy</span></dd>
+{{else if ne .BootedSlot .DefaultSlot}}<dt>Next boot</dt><dd>slot {{.DefaultSlot}}</dd>{{end}}
+{{else if not .Error}}<dt>State</dt><dd class="muted">waiting for gpsntp-ota's first answer</dd>
+{{end}}{{with .Last}}<dt>Last update</dt><dd id="updlast">{{if eq .State "rolled-back"}}<span class="alert">{{verdict .}}</span>{{else}}{{verdict .}}{{end}}{{if .Detail}}<br><span class="muted">{{.Detail}}</span>{{end}}</dd>
+{{else}}{{if .Phase}}<dt>Last update</dt><dd>none recorded</dd>
+{{end}}{{end}}{{if .Error}}<dt>Update agent</dt><dd id="updagent"><span class="alert">{{.Error}}</span>{{if .CheckedAt}}<br><span class="muted">shown: its last answer, at {{day .CheckedAt}}</span>{{end}}</dd>
+{{end}}</dl>
+<p class="muted small">To update: <code>gpsntpctl update -target HOST -password-file F IMAGE</code></p>
+</section>{{end}}
 </div></div>{{end}}
 
 {{define "charts"}}<section id="charts" data-range="{{.Range}}">

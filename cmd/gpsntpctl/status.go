@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gpsntp/gpsntp/internal/status"
 )
@@ -107,6 +108,83 @@ func printStatus(w io.Writer, s status.Status) {
 		s.NTP.Requests, s.NTP.Served, s.NTP.RateLimited, s.NTP.KoDSent, s.NTP.Denied, s.NTP.Malformed, s.NTP.Ignored)
 	line("NTP clients", "%d recent addresses", s.NTP.ClientsTracked)
 	line("Version", "%s (%s), up %s", s.Version, s.Mode, (time.Duration(s.UptimeS) * time.Second).String())
+	printUpdate(line, s.Version, s.Update)
+}
+
+// printUpdate shows the over-the-air update section: the running slot and image, a trial boot in progress,
+// the last update's verdict, and why gpsntp-ota could not be asked. A daemon without -ota-status has no
+// section and prints nothing.
+// version is the running gpsntpd's: an update replaces the root, so the flashed image's version (the boot
+// partition's) is shown only when it differs.
+func printUpdate(line func(k, format string, a ...any), version string, u *status.Update) {
+	if u == nil {
+		return
+	}
+	if u.Phase != "" {
+		run := fmt.Sprintf("slot %d, gpsntp %s", u.BootedSlot, orDash(version))
+		if u.ImageProfile != "" {
+			run += " (" + u.ImageProfile + ")"
+		}
+		if u.ImageVersion != "" && u.ImageVersion != version {
+			run += "; kernel and firmware as flashed with " + u.ImageVersion
+		}
+		switch {
+		case u.Phase == "trial":
+			run += fmt.Sprintf("; trial boot in progress, %.0f s left (health: %s); slot %d boots again unless it proves healthy",
+				u.TrialLeftS, oneLine(orText(u.Health, "not checked yet")), u.DefaultSlot)
+		case u.BootedSlot != u.DefaultSlot:
+			run += fmt.Sprintf("; next boot: slot %d", u.DefaultSlot)
+		}
+		line("Update", "%s", run)
+	} else if u.Error == "" {
+		line("Update", "waiting for gpsntp-ota's first answer")
+	}
+	if l := u.Last; l != nil {
+		what := "an image"
+		if l.Version != "" {
+			what = "gpsntp " + l.Version
+		}
+		var v string
+		switch l.State {
+		case status.UpdateCommitted:
+			v = fmt.Sprintf("%s committed in slot %d at %s", what, l.ToSlot, orDash(l.Decided))
+		case status.UpdateRolledBack:
+			v = fmt.Sprintf("%s ROLLED BACK at %s: slot %d failed its trial, back on slot %d", what, orDash(l.Decided), l.ToSlot, l.FromSlot)
+		case status.UpdateTrying:
+			v = fmt.Sprintf("%s on trial in slot %d since %s", what, l.ToSlot, orDash(l.Requested))
+		default:
+			v = fmt.Sprintf("%s to slot %d: %s", what, l.ToSlot, l.State)
+		}
+		if l.Detail != "" {
+			v += " (" + oneLine(l.Detail) + ")"
+		}
+		line("Last update", "%s", v)
+	}
+	if u.Error != "" {
+		e := oneLine(u.Error)
+		if u.CheckedAt != "" {
+			e += "; shown: its last answer, at " + u.CheckedAt
+		}
+		line("Update agent", "%s", e)
+	}
+}
+
+// oneLine keeps text from the box on one terminal line: control characters (a newline, an escape
+// sequence's ESC) become spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func orText(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
 }
 
 // receiverName is the device with the model and firmware the receiver reported, when it did.

@@ -62,6 +62,7 @@ type options struct {
 	nts        ntsOptions
 	gps        gpsOptions
 	dac        dacOptions
+	ota        otaOptions
 	cpuProfile string
 	board      string
 }
@@ -147,6 +148,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.gps.register(fs)
 	o.nmea.register(fs)
 	o.dac.register(fs)
+	o.ota.register(fs)
 	o.nts.keListen = []string{":4460"}
 	fs.Var(listFlag{&o.nts.keListen}, "nts-ke-listen", "comma-separated host:port list for NTS-KE (TLS 1.3); empty turns NTS off")
 	fs.StringVar(&o.nts.certFile, "nts-cert", "", "PEM certificate chain for NTS-KE (default: self-signed, made in -state-dir)")
@@ -242,6 +244,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := o.nmea.validate(o); err != nil {
+		return nil, err
+	}
+	if err := o.ota.validate(); err != nil {
 		return nil, err
 	}
 	if err := o.serverConfig().Validate(); err != nil {
@@ -518,9 +523,10 @@ func run(ctx context.Context, o *options) error {
 		defer ntsSvc.close()
 	}
 
+	otaPoll := newOTAPoller(o.ota.url) // nil without -ota-status
 	webHandler := startWeb(ctx, &statusProvider{
 		version: version, mode: mode, device: device, ppsSource: ppsName, started: started, leap: leapChoice, nts: ntsSvc, board: o.board,
-		listen: listen, clock: served, core: core, server: srv, dac: dac,
+		listen: listen, clock: served, core: core, server: srv, dac: dac, ota: otaPoll,
 	})
 
 	var handler = webHandler
@@ -567,6 +573,11 @@ func run(ctx context.Context, o *options) error {
 		driftDone := make(chan struct{})
 		go func() { keepDrift(ctx, o.stateDir, core, served); close(driftDone) }()
 		defer func() { <-driftDone }()
+	}
+	if otaPoll != nil {
+		otaDone := make(chan struct{})
+		go func() { otaPoll.run(ctx); close(otaDone) }()
+		defer func() { <-otaDone }()
 	}
 	if dac != nil {
 		dacDone := make(chan struct{})

@@ -30,7 +30,8 @@ type statusProvider struct {
 	leap  leap.Choice
 	nts   *ntsService // nil when NTS is off
 	board string
-	dac   *dacSetup // nil without a DAC-steered oscillator
+	dac   *dacSetup  // nil without a DAC-steered oscillator
+	ota   *otaPoller // nil without -ota-status
 }
 
 func (p statusProvider) status() status.Status {
@@ -106,6 +107,7 @@ func (p statusProvider) status() status.Status {
 	}
 	s.DAC = dacStatus(v, p.dac)
 	s.Board = p.board
+	s.Update = p.ota.section(time.Now())
 	return s
 }
 

@@ -27,6 +27,9 @@ type Status struct {
 	DAC *DAC `json:"dac,omitempty"`
 	// Board is the board and HAT profile the image was built for, empty when not set.
 	Board string `json:"board,omitempty"`
+	// Update is the box's over-the-air update state as gpsntp-ota reports it, absent when gpsntpd is not
+	// told where to ask (-ota-status).
+	Update *Update `json:"update,omitempty"`
 	// Sources lists the time sources, one line each in `gpsntpctl sources`, like ntpq -p.
 	Sources []Source `json:"sources"`
 }
@@ -195,6 +198,54 @@ type DAC struct {
 	Calibrations     uint64  `json:"calibrations"`  // calibrations started in this run
 	StateRefused     uint64  `json:"state_refused"` // remembered states the check found wrong
 	Error            string  `json:"error,omitempty"`
+}
+
+// Update is where the box stands with over-the-air updates (package ota): which root slot runs, whether
+// this boot is the one-shot trial of a new slot, and the verdict on the last update. gpsntpd copies it from
+// gpsntp-ota's GET /ota/status, which it polls; the fields stay as last reported when a poll fails, and
+// Error then says why, so a page never shows a guess as the truth.
+type Update struct {
+	// BootedSlot is the root partition running now (2 or 3); DefaultSlot the one a plain reboot starts.
+	// They differ only during a trial boot. Both are 0 before gpsntp-ota first answered.
+	BootedSlot  int `json:"booted_slot"`
+	DefaultSlot int `json:"default_slot"`
+	// Phase is "normal", or "trial" while the new slot's one boot is judged; "" before the first answer.
+	Phase string `json:"phase"`
+	// TrialLeftS is the time the trial has left to prove healthy before the box goes back to DefaultSlot,
+	// counted to this document's time; Health is the last health check's verdict in the trial.
+	TrialLeftS float64 `json:"trial_left_s,omitempty"`
+	Health     string  `json:"health,omitempty"`
+	// ImageVersion and ImageProfile describe the image as flashed: its boot partition's gpsntp.txt, empty
+	// for an image without that file. An over-the-air update replaces only the root slot, so after one the
+	// gpsntpd running (the document's version) is newer than ImageVersion, while the kernel and firmware
+	// are still the flashed image's.
+	ImageVersion string `json:"image_version,omitempty"`
+	ImageProfile string `json:"image_profile,omitempty"`
+	// Last is the last update's account, absent when the box was never updated.
+	Last *LastUpdate `json:"last_update,omitempty"`
+	// CheckedAt is when gpsntp-ota last answered well; Error is why the last poll failed (absent when it
+	// did not), e.g. "gpsntp-ota not reachable at URL: ...".
+	CheckedAt string `json:"checked_at,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Outcomes of LastUpdate.State, as package ota records them.
+const (
+	UpdateTrying     = "trying"      // the trial boot was requested and not yet judged
+	UpdateCommitted  = "committed"   // the new slot proved healthy and is the default
+	UpdateRolledBack = "rolled-back" // the box went back to the old slot; Detail says why
+)
+
+// LastUpdate is the box's record of the last update.
+type LastUpdate struct {
+	State    string `json:"state"`
+	FromSlot int    `json:"from_slot"`
+	ToSlot   int    `json:"to_slot"`
+	// Version is the version of the image written to ToSlot, as the host announced it.
+	Version   string `json:"version,omitempty"`
+	Requested string `json:"requested,omitempty"`
+	Decided   string `json:"decided,omitempty"` // absent while trying
+	Detail    string `json:"detail,omitempty"`
 }
 
 // PPS is the pulse capture and its pairing with receiver labels.
