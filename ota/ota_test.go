@@ -326,3 +326,14 @@ func TestSquashfsSize(t *testing.T) {
 		t.Error("short superblock accepted")
 	}
 }
+
+func TestSBOMVersion(t *testing.T) {
+	if v, err := SBOMVersion([]byte(`{"sbom_hash":"ab","sbom":{"gpsntp_version":"v1.2-3-gabc","profile":"rpi4/uputronics@GPIO18"}}`)); err != nil || v != "v1.2-3-gabc" {
+		t.Errorf("SBOMVersion = %q, %v", v, err)
+	}
+	for _, bad := range []string{``, `{}`, `{"sbom":{}}`, `{"sbom":[1]}`, `nope`} {
+		if _, err := SBOMVersion([]byte(bad)); err == nil {
+			t.Errorf("SBOMVersion(%s) accepted", bad)
+		}
+	}
+}

@@ -179,6 +179,9 @@ type AgentStatus struct {
 	Phase      string  `json:"phase"` // "normal" or "trial"
 	TrialLeftS float64 `json:"trial_left_s,omitempty"`
 	Health     string  `json:"health,omitempty"`
-	Info       *Info   `json:"image,omitempty"`
-	Record     *Record `json:"last_update,omitempty"`
+	// Info describes the image as flashed (the boot partition's gpsntp.txt: its kernel and board);
+	// RunningVersion is the gpsntpd version of the root slot running now, which updates replace.
+	Info           *Info   `json:"image,omitempty"`
+	RunningVersion string  `json:"running_version,omitempty"`
+	Record         *Record `json:"last_update,omitempty"`
 }

@@ -1,6 +1,7 @@
 package ota
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -52,7 +53,7 @@ func FirmwareCmdlineFile(cfg string) (string, error) {
 // Info is the image description in InfoFile: key=value lines.
 type Info struct {
 	Profile string `json:"profile"`       // board/HAT, e.g. "rpi4/uputronics"
-	Version string `json:"version"`       // gpsntpd's version
+	Version string `json:"version"`       // gpsntpd's version in the image (as flashed: updates replace only the root)
 	Kernel  string `json:"kernel_sha256"` // hex SHA-256 of the boot partition's vmlinuz
 }
 
@@ -111,4 +112,21 @@ func Compatible(cur, next Info) error {
 		return fmt.Errorf("ota: the image brings another kernel (sha256 %.12s, the box boots %.12s); kernel and firmware live in the boot partition, which has no A/B copy, so an over-the-air update cannot roll them back: reflash the SD card for this one", next.Kernel, cur.Kernel)
 	}
 	return nil
+}
+
+// SBOMVersion reads gpsntpd's version from a root file system's /etc/gokrazy/sbom.json (written by the
+// image build: {"sbom_hash": ..., "sbom": {"gpsntp_version": ...}}).
+func SBOMVersion(b []byte) (string, error) {
+	var doc struct {
+		SBOM struct {
+			Version string `json:"gpsntp_version"`
+		} `json:"sbom"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return "", fmt.Errorf("ota: sbom.json: %w", err)
+	}
+	if doc.SBOM.Version == "" {
+		return "", fmt.Errorf("ota: sbom.json names no gpsntp_version")
+	}
+	return doc.SBOM.Version, nil
 }

@@ -56,6 +56,7 @@ type options struct {
 	sysBlock   string
 	devDir     string
 	uptime     string // /proc/uptime: the trial's deadline counts from the boot, not from this process
+	sbom       string // the running root's /etc/gokrazy/sbom.json: gpsntpd's version in this slot
 	rebootWait time.Duration
 }
 
@@ -73,6 +74,7 @@ func runMain(args []string, stderr io.Writer) int {
 	fl.StringVar(&o.sysBlock, "sys-block", "/sys/block", "where block devices are listed")
 	fl.StringVar(&o.devDir, "dev", "/dev", "device directory")
 	fl.StringVar(&o.uptime, "proc-uptime", "/proc/uptime", "seconds since boot (the trial deadline counts from the boot)")
+	fl.StringVar(&o.sbom, "sbom", "/etc/gokrazy/sbom.json", "the running root's build description (gpsntpd's version in this slot)")
 	fl.DurationVar(&o.rebootWait, "reboot-wait", time.Second, "pause between answering and rebooting")
 	if err := fl.Parse(args); err != nil {
 		return 2
@@ -105,11 +107,12 @@ func runMain(args []string, stderr io.Writer) int {
 
 // agent is the running service: the disk it booted from and what it knows of the update in progress.
 type agent struct {
-	o      options
-	log    *log.Logger
-	reboot func(tryboot bool) error // rebootSystem; tests record the call instead
-	disk   disk
-	info   *ota.Info // the running image's description from the boot partition (nil: an image without one)
+	o       options
+	log     *log.Logger
+	reboot  func(tryboot bool) error // rebootSystem; tests record the call instead
+	disk    disk
+	info    *ota.Info // the image's description from the boot partition (nil: an image without one)
+	running string    // gpsntpd's version in the root slot running now ("" when unknown)
 
 	mu      sync.Mutex
 	phase   ota.Phase
@@ -130,6 +133,13 @@ func newAgent(o options, logger *log.Logger, reboot func(tryboot bool) error) (*
 			a.info = &i
 		} else {
 			logger.Printf("image info: %v", err)
+		}
+	}
+	if b, err := os.ReadFile(o.sbom); err == nil {
+		if v, err := ota.SBOMVersion(b); err == nil {
+			a.running = v
+		} else {
+			logger.Print(err)
 		}
 	}
 	committed, err := a.committedSlot()
@@ -232,7 +242,7 @@ func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mu.Lock()
-	st := ota.AgentStatus{Booted: a.disk.booted, Default: committed, Phase: phaseName(a.phase), Info: a.info, Record: a.record, Health: a.health}
+	st := ota.AgentStatus{Booted: a.disk.booted, Default: committed, Phase: phaseName(a.phase), Info: a.info, RunningVersion: a.running, Record: a.record, Health: a.health}
 	if a.phase == ota.Trial {
 		st.TrialLeftS = time.Until(a.trialTo).Seconds()
 	}

@@ -79,6 +79,7 @@ func newFakeBox(t *testing.T, booted, committed int) *fakeBox {
 	}
 	writeFile(t, b.cmdline, []byte(cmdlineFor(booted)+"\n"))
 	writeFile(t, filepath.Join(dir, "uptime"), []byte("1.50 2.00\n"))
+	writeFile(t, filepath.Join(dir, "sbom.json"), []byte(`{"sbom_hash": "x", "sbom": {"gpsntp_version": "running-v3", "hostname": "h"}}`))
 	writeFile(t, filepath.Join(dir, "pw"), []byte("secret\n"))
 	return b
 }
@@ -132,7 +133,7 @@ func (b *fakeBox) agent(t *testing.T, statusURL string, deadline time.Duration) 
 	o := options{
 		listen: "127.0.0.1:0", statusURL: statusURL, stateDir: b.state, pwFiles: filepath.Join(b.dir, "nothere") + "," + filepath.Join(b.dir, "pw"),
 		deadline: deadline, interval: 20 * time.Millisecond, cmdline: b.cmdline, sysBlock: b.sys, devDir: b.dev,
-		uptime: filepath.Join(b.dir, "uptime"),
+		uptime: filepath.Join(b.dir, "uptime"), sbom: filepath.Join(b.dir, "sbom.json"),
 	}
 	a, err := newAgent(o, log.New(&logBuf, "", 0), func(tryboot bool) error { b.reboots <- tryboot; return nil })
 	if err != nil {
@@ -170,8 +171,8 @@ func TestTrybootRequest(t *testing.T) {
 	if a.disk.device != filepath.Join(b.dev, "vda") || a.disk.booted != 2 || a.phase != ota.Normal {
 		t.Fatalf("agent sees %+v, phase %v", a.disk, a.phase)
 	}
-	if a.info == nil || a.info.Profile != "qemu/virtio" {
-		t.Errorf("image info %+v", a.info)
+	if a.info == nil || a.info.Profile != "qemu/virtio" || a.info.Version != "old" || a.running != "running-v3" {
+		t.Errorf("image info %+v, running %q", a.info, a.running)
 	}
 	size, sum := b.upload(t, 3, 1)
 	good := url.Values{"size": {fmt.Sprint(size)}, "sha256": {sum}, "version": {"new"}, "deadline": {"90s"}}

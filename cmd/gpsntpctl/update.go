@@ -111,7 +111,11 @@ func update(ctx context.Context, t updateTarget, imagePath string, out io.Writer
 	if err := ota.Compatible(*before.Info, u.Info); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "box: %s, gpsntpd %s, running slot %d\n", before.Info.Profile, before.Info.Version, before.Booted)
+	running := before.RunningVersion
+	if running == "" {
+		running = "unknown"
+	}
+	fmt.Fprintf(out, "box: %s, gpsntpd %s in slot %d (flashed as %s)\n", before.Info.Profile, running, before.Booted, before.Info.Version)
 
 	// gokrazy answers 401 to a wrong password on every endpoint; ask a harmless one first, so a wrong
 	// password is reported before anything is written.

@@ -118,7 +118,7 @@ func TestOTAUpdateInQEMU(t *testing.T) {
 		t.Fatalf("update to B: %v", err)
 	}
 	waitVersion("ota-b", time.Minute)
-	if st := agent(); st.Booted != 3 || st.Default != 3 || st.Record == nil || st.Record.State != ota.StateCommitted {
+	if st := agent(); st.Booted != 3 || st.Default != 3 || st.Record == nil || st.Record.State != ota.StateCommitted || st.RunningVersion != "ota-b" {
 		t.Fatalf("after committing B, gpsntp-ota reports %+v", st)
 	}
 
@@ -130,7 +130,7 @@ func TestOTAUpdateInQEMU(t *testing.T) {
 		t.Fatalf("update to C: err %v; want a rollback", err)
 	}
 	st := waitVersion("ota-b", time.Minute)
-	if a := agent(); a.Booted != 3 || a.Default != 3 || a.Record == nil || a.Record.State != ota.StateRolledBack || a.Record.To != 2 {
+	if a := agent(); a.Booted != 3 || a.Default != 3 || a.Record == nil || a.Record.State != ota.StateRolledBack || a.Record.To != 2 || a.RunningVersion != "ota-b" {
 		t.Fatalf("after C's rollback, gpsntp-ota reports %+v", a)
 	}
 	bootsMu.Lock()
