@@ -228,7 +228,9 @@ func TestFeedLogPaced(t *testing.T) {
 	waitUntil(t, 8*time.Second, "four paced epochs", func() bool { return len(r.epochs()) >= 4 })
 	stop()
 	eps := r.epochs()
-	// Consecutive seconds of the log arrive about a second apart (never sooner: the pacer holds them).
+	// Consecutive seconds of the log arrive about a second apart: the pacer holds them. The receive times
+	// carry the reader's scheduling delay (734 ms apart was seen on a machine loaded by a VM), so the check
+	// is for pacing at all (an unpaced log arrives within a line time, tens of ms), not for its precision.
 	checked := 0
 	for i := 1; i < len(eps); i++ {
 		if eps[i].Label.Second != eps[i-1].Label.Second+timebase.Instant(time.Second) {
@@ -238,7 +240,7 @@ func TestFeedLogPaced(t *testing.T) {
 			continue // the reader joined in the middle of that epoch: it began with a later sentence
 		}
 		checked++
-		if d := eps[i].Label.Received.Sub(eps[i-1].Label.Received); d < 900*time.Millisecond {
+		if d := eps[i].Label.Received.Sub(eps[i-1].Label.Received); d < 500*time.Millisecond {
 			t.Errorf("epochs %d and %d arrived %v apart, want about 1 s", i-1, i, d)
 		}
 		if !eps[i].Label.Valid {
