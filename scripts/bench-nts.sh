@@ -6,7 +6,8 @@
 # the same pinning as scripts/bench.sh.
 #
 # The generator runs one NTS-KE per worker, then keeps BENCH_WINDOW requests outstanding per worker with
-# sendmmsg/recvmmsg, spending one cookie per request and keeping the fresh cookie of each authenticated
+# sendmmsg/recvmmsg (UDP GSO for the sends, as bench.sh's generator does, so that the generator's CPU is
+# not the limit), spending one cookie per request and keeping the fresh cookie of each authenticated
 # reply; a reply counts only when its authenticator verifies. Targets (issue 6): gpsntpd NTS >= 2x
 # chronyd NTS, and >= 0.6x gpsntpd plain NTP.
 #
@@ -16,7 +17,9 @@
 #
 # Environment (defaults): BENCH_DURATION (5s per NTP load), BENCH_KE_DURATION (3s), BENCH_WORKERS (4),
 # BENCH_WINDOW (64 per worker), BENCH_KE_CONNS (4), BENCH_AEAD (15: the one chrony 4.3 serves),
-# BENCH_SERVER_CPU (0), BENCH_GEN_CPU (1).
+# BENCH_SERVER_CPU (0), BENCH_GEN_CPU (1), BENCH_REPEAT (1: rounds of chronyd then gpsntpd; with more,
+# the summary gives every round's ratio and their median, which a busy shared machine needs: other work
+# on the CPUs moves single figures by tens of percent).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,6 +35,11 @@ KE_CONNS=${BENCH_KE_CONNS:-4}
 AEAD=${BENCH_AEAD:-15}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 GEN_CPU=${BENCH_GEN_CPU:-1}
+REPEAT=${BENCH_REPEAT:-1}
+case "$REPEAT" in
+[1-9] | 10) ;;
+*) die "BENCH_REPEAT=$REPEAT: use 1 to 10" ;;
+esac
 
 for d in "$DURATION" "$KE_DURATION"; do
 	case "$d" in
@@ -85,6 +93,9 @@ wait_ke() {
 	die "$name's NTS-KE did not listen on 127.0.0.1:$port"
 }
 
+# per_second FILE prints the rate in an ntsload JSON result.
+per_second() { grep -o '"per_second":[0-9.e+-]*' "$1" | cut -d: -f2; }
+
 # run_load NAME KIND PID ARGS...: one ntsload run, its JSON kept, and where the server CPU's time went.
 run_load() {
 	local name=$1 kind=$2 pid=$3
@@ -93,17 +104,17 @@ run_load() {
 	t0=$(tree_ticks "$pid")
 	c0=$(cpu_line "$SERVER_CPU")
 	s0=$(date +%s%N)
-	"${PIN_GEN[@]}" bin/ntsload -label "$name" -json "$@" >"$TMP/$name-$kind.json"
+	"${PIN_GEN[@]}" bin/ntsload -label "$name" -json "$@" >"$TMP/$name-$kind-$ROUND.json"
 	s1=$(date +%s%N)
 	c1=$(cpu_line "$SERVER_CPU")
 	t1=$(tree_ticks "$pid")
 	kill -0 "$pid" 2>/dev/null || die "$name died during the $kind run"
-	bin/ntsload -compare "$TMP/$name-$kind.json" | sed 's/^/  /'
+	bin/ntsload -compare "$TMP/$name-$kind-$ROUND.json" | sed 's/^/  /'
 	# At saturation the server's own time plus softirq (delivering its replies over loopback) fill its
 	# CPU; a large "others" means someone else's work shared the CPU and the figures understate the server.
 	local rate
-	rate=$(grep -o '"per_second":[0-9.e+-]*' "$TMP/$name-$kind.json" | cut -d: -f2)
-	echo "$c0 $c1" | awk -v t="$((t1 - t0))" -v hz="$TICKS" -v ns="$((s1 - s0))" -v cpu="$SERVER_CPU" -v rate="$rate" -v eff="$TMP/$name-$kind.eff" '{
+	rate=$(per_second "$TMP/$name-$kind-$ROUND.json")
+	echo "$c0 $c1" | awk -v t="$((t1 - t0))" -v hz="$TICKS" -v ns="$((s1 - s0))" -v cpu="$SERVER_CPU" -v rate="$rate" -v eff="$TMP/$name-$kind-$ROUND.eff" '{
 		h = NF / 2; busy = 0; total = 0
 		for (i = 1; i <= 8; i++) { d = $(i + h) - $i; total += d; if (i != 4 && i != 5) busy += d }
 		srv = t / hz / (ns / 1e9); sirq = ($(7 + h) - $7) / total; idle = ($(4 + h) - $4 + $(5 + h) - $5) / total
@@ -142,9 +153,18 @@ if [ "$(id -u)" = 0 ] && id _chrony >/dev/null 2>&1; then
 	chown -R _chrony "$TMP/chrony"
 fi
 chmod 755 "$TMP"
-CKE=$(free_port)
-CNTP=$(free_port)
-cat >"$TMP/chrony/chrony.conf" <<EOF
+mkdir -p "$TMP/gpsntpd"
+CHRONY_FLAGS=(-x -d -f "$TMP/chrony/chrony.conf")
+[ "$(id -u)" = 0 ] || CHRONY_FLAGS=(-U "${CHRONY_FLAGS[@]}")
+
+# Rounds alternate the two servers, so that other work on the machine falls on both alike.
+for ROUND in $(seq 1 "$REPEAT"); do
+	[ "$REPEAT" = 1 ] || say "== round $ROUND of $REPEAT"
+
+	# --- chronyd as an NTS server
+	CKE=$(free_port)
+	CNTP=$(free_port)
+	cat >"$TMP/chrony/chrony.conf" <<EOF
 local stratum 1
 allow 127.0.0.0/8
 port $CNTP
@@ -156,46 +176,77 @@ cmdport 0
 pidfile $TMP/chrony/chronyd.pid
 driftfile $TMP/chrony/drift
 EOF
-CHRONY_FLAGS=(-x -d -f "$TMP/chrony/chrony.conf")
-[ "$(id -u)" = 0 ] || CHRONY_FLAGS=(-U "${CHRONY_FLAGS[@]}")
-say "== chronyd: NTS-KE 127.0.0.1:$CKE, NTP 127.0.0.1:$CNTP ($("$CHRONYD" -v 2>&1 | head -n1 | cut -d' ' -f1-4))"
-"${PIN_SERVER[@]}" "$CHRONYD" "${CHRONY_FLAGS[@]}" >"$TMP/chronyd.log" 2>&1 &
-CPID=$!
-PIDS+=("$CPID")
-wait_ke chronyd "$CKE" "$CPID" "$TMP/chronyd.log"
-measure chronyd "$CKE" "$CNTP" "$CCERT" "$CPID"
-stop "$CPID"
+	say "== chronyd: NTS-KE 127.0.0.1:$CKE, NTP 127.0.0.1:$CNTP ($("$CHRONYD" -v 2>&1 | head -n1 | cut -d' ' -f1-4))"
+	"${PIN_SERVER[@]}" "$CHRONYD" "${CHRONY_FLAGS[@]}" >"$TMP/chronyd.log" 2>&1 &
+	CPID=$!
+	PIDS+=("$CPID")
+	wait_ke chronyd "$CKE" "$CPID" "$TMP/chronyd.log"
+	measure chronyd "$CKE" "$CNTP" "$CCERT" "$CPID"
+	stop "$CPID"
 
-# --- gpsntpd
-GKE=$(free_port)
-GNTP=$(free_port)
-GHTTP=$(free_port)
-mkdir -p "$TMP/gpsntpd"
-say "== gpsntpd: NTS-KE 127.0.0.1:$GKE, NTP 127.0.0.1:$GNTP"
-# No NTP rate limit and a KE rate limit out of the way: the bench measures capacity, not policy.
-"${PIN_SERVER[@]}" bin/gpsntpd -sim -ntp-listen "127.0.0.1:$GNTP" -http-listen "127.0.0.1:$GHTTP" \
-	-nts-ke-listen "127.0.0.1:$GKE" -state-dir "$TMP/gpsntpd" -ntp-sockets 1 -ntp-rate 0 \
-	-nts-ke-rate 1000000 -nts-ke-burst 1000000 >"$TMP/gpsntpd.log" 2>&1 &
-GPID=$!
-PIDS+=("$GPID")
-wait_ke gpsntpd "$GKE" "$GPID" "$TMP/gpsntpd.log"
-measure gpsntpd "$GKE" "$GNTP" "$TMP/gpsntpd/nts-cert.pem" "$GPID"
-stop "$GPID"
+	# --- gpsntpd
+	GKE=$(free_port)
+	GNTP=$(free_port)
+	GHTTP=$(free_port)
+	say "== gpsntpd: NTS-KE 127.0.0.1:$GKE, NTP 127.0.0.1:$GNTP"
+	# No NTP rate limit and a KE rate limit out of the way: the bench measures capacity, not policy.
+	"${PIN_SERVER[@]}" bin/gpsntpd -sim -ntp-listen "127.0.0.1:$GNTP" -http-listen "127.0.0.1:$GHTTP" \
+		-nts-ke-listen "127.0.0.1:$GKE" -state-dir "$TMP/gpsntpd" -ntp-sockets 1 -ntp-rate 0 \
+		-nts-ke-rate 1000000 -nts-ke-burst 1000000 >"$TMP/gpsntpd.log" 2>&1 &
+	GPID=$!
+	PIDS+=("$GPID")
+	wait_ke gpsntpd "$GKE" "$GPID" "$TMP/gpsntpd.log"
+	measure gpsntpd "$GKE" "$GNTP" "$TMP/gpsntpd/nts-cert.pem" "$GPID"
+	stop "$GPID"
+done
 
 say "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+R=$REPEAT # the detailed comparison is of the last round; the spread over all rounds follows
 say "== results (server on CPU $SERVER_CPU, generator on CPU $GEN_CPU, $WORKERS workers x $WINDOW outstanding, AEAD $AEAD)"
+[ "$REPEAT" = 1 ] || say "   (round $R of $REPEAT; every round's ratio and the median are at the end)"
 say "-- NTS requests/s, gpsntpd vs chronyd (target >= 2):"
-bin/ntsload -compare "$TMP/gpsntpd-nts.json,$TMP/chronyd-nts.json"
+bin/ntsload -compare "$TMP/gpsntpd-nts-$R.json,$TMP/chronyd-nts-$R.json"
 say "-- gpsntpd NTS vs gpsntpd plain NTP (target >= 0.6):"
-bin/ntsload -compare "$TMP/gpsntpd-nts.json,$TMP/gpsntpd-plain.json"
+bin/ntsload -compare "$TMP/gpsntpd-nts-$R.json,$TMP/gpsntpd-plain-$R.json"
 say "-- plain NTP, gpsntpd vs chronyd (same generator):"
-bin/ntsload -compare "$TMP/gpsntpd-plain.json,$TMP/chronyd-plain.json"
+bin/ntsload -compare "$TMP/gpsntpd-plain-$R.json,$TMP/chronyd-plain-$R.json"
 say "-- NTS-KE handshakes/s, gpsntpd vs chronyd:"
-bin/ntsload -compare "$TMP/gpsntpd-ke.json,$TMP/chronyd-ke.json"
+bin/ntsload -compare "$TMP/gpsntpd-ke-$R.json,$TMP/chronyd-ke-$R.json"
 # eff_ratio A B: the ratio of two per-server-CPU-second figures.
-eff_ratio() { awk -v a="$(cat "$TMP/$1.eff" 2>/dev/null)" -v b="$(cat "$TMP/$2.eff" 2>/dev/null)" 'BEGIN { if (a > 0 && b > 0) printf "%.2f (%s / %s)", a / b, a, b; else printf "n/a" }'; }
+eff_ratio() { awk -v a="$(cat "$TMP/$1-$R.eff" 2>/dev/null)" -v b="$(cat "$TMP/$2-$R.eff" 2>/dev/null)" 'BEGIN { if (a > 0 && b > 0) printf "%.2f (%s / %s)", a / b, a, b; else printf "n/a" }'; }
 say "-- the same ratios per server CPU-second (less sensitive to other work on the server CPU):"
 say "   NTS gpsntpd/chronyd:        $(eff_ratio gpsntpd-nts chronyd-nts)"
 say "   gpsntpd NTS/plain:          $(eff_ratio gpsntpd-nts gpsntpd-plain)"
 say "   plain gpsntpd/chronyd:      $(eff_ratio gpsntpd-plain chronyd-plain)"
 say "   NTS-KE gpsntpd/chronyd:     $(eff_ratio gpsntpd-ke chronyd-ke)"
+
+# spread A B EXT: every round's ratio A/B (EXT json: answered/s; eff: per server CPU-second), then their
+# median, minimum and maximum.
+spread() {
+	local a b r out=""
+	for r in $(seq 1 "$REPEAT"); do
+		if [ "$3" = json ]; then
+			a=$(per_second "$TMP/$1-$r.json" 2>/dev/null || true)
+			b=$(per_second "$TMP/$2-$r.json" 2>/dev/null || true)
+		else
+			a=$(cat "$TMP/$1-$r.eff" 2>/dev/null || true)
+			b=$(cat "$TMP/$2-$r.eff" 2>/dev/null || true)
+		fi
+		out="$out $(awk -v a="${a:-0}" -v b="${b:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }')"
+	done
+	echo "$out" | tr ' ' '\n' | grep -E '^[0-9]' | sort -n | awk -v all="$out" '{ v[NR] = $1 } END {
+		if (NR == 0) { print "n/a"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "median %.2f (min %.2f, max %.2f; rounds%s)\n", m, v[1], v[NR], all }'
+}
+if [ "$REPEAT" != 1 ]; then
+	say "== spread over $REPEAT rounds; first answered/s, then per server CPU-second"
+	say "   NTS gpsntpd/chronyd (target >= 2):      $(spread gpsntpd-nts chronyd-nts json)"
+	say "                                           $(spread gpsntpd-nts chronyd-nts eff)"
+	say "   gpsntpd NTS/plain (target >= 0.6):      $(spread gpsntpd-nts gpsntpd-plain json)"
+	say "                                           $(spread gpsntpd-nts gpsntpd-plain eff)"
+	say "   plain gpsntpd/chronyd (same generator): $(spread gpsntpd-plain chronyd-plain json)"
+	say "                                           $(spread gpsntpd-plain chronyd-plain eff)"
+	say "   NTS-KE gpsntpd/chronyd:                 $(spread gpsntpd-ke chronyd-ke json)"
+	say "                                           $(spread gpsntpd-ke chronyd-ke eff)"
+fi

@@ -13,7 +13,9 @@
 #
 # Environment (defaults): BENCH_DURATION (3s per load), BENCH_RATES (50000,100000,150000: a sweep below
 # chronyd's saturation on a 2-core machine), BENCH_WINDOW (256), BENCH_SOCKETS (4 generator source
-# ports), BENCH_SERVER_CPU (0), BENCH_GEN_CPU (1). With the defaults a run takes about 40 s.
+# ports), BENCH_SERVER_CPU (0), BENCH_GEN_CPU (1), BENCH_REPEAT (1: rounds of chronyd then gpsntpd; with
+# more, the summary gives every round's ratio and their median, which a busy shared machine needs). With
+# the defaults a run takes about 40 s per round.
 #
 # This measures what the machine lets it: another process on the server's CPU steals time from the
 # server and shows up as loss and latency. Each load's CPU line says how the server's CPU was shared;
@@ -31,6 +33,11 @@ WINDOW=${BENCH_WINDOW:-256}
 SOCKETS=${BENCH_SOCKETS:-4}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 GEN_CPU=${BENCH_GEN_CPU:-1}
+REPEAT=${BENCH_REPEAT:-1}
+case "$REPEAT" in
+[1-9] | 10) ;;
+*) die "BENCH_REPEAT=$REPEAT: use 1 to 10" ;;
+esac
 
 case "$DURATION" in
 	[1-9]s | [1-2][0-9]s | 30s) ;;
@@ -93,7 +100,7 @@ measure() {
 		t0=$(cpu_ticks "$pid")
 		c0=$(cpu_line "$SERVER_CPU")
 		s0=$(date +%s%N)
-		"${PIN_GEN[@]}" bin/ntpload "${args[@]}" >"$TMP/$name-$load.json"
+		"${PIN_GEN[@]}" bin/ntpload "${args[@]}" >"$TMP/$name-$load-$ROUND.json"
 		s1=$(date +%s%N)
 		c1=$(cpu_line "$SERVER_CPU")
 		t1=$(cpu_ticks "$pid")
@@ -119,14 +126,17 @@ measure() {
 
 say "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these CPUs distorts the figures)"
 
-# --- chronyd
-CPORT=$(free_port)
-mkdir -p "$TMP/chrony"
-# chronyd started as root drops to its own user (_chrony on Debian), which must write the drift file.
-if [ "$(id -u)" = 0 ] && id _chrony >/dev/null 2>&1; then
-	chown _chrony "$TMP/chrony"
-fi
-cat >"$TMP/chrony/chrony.conf" <<EOF
+# Rounds alternate the two servers, so that other work on the machine falls on both alike.
+for ROUND in $(seq 1 "$REPEAT"); do
+	[ "$REPEAT" = 1 ] || say "== round $ROUND of $REPEAT"
+	# --- chronyd
+	CPORT=$(free_port)
+	mkdir -p "$TMP/chrony"
+	# chronyd started as root drops to its own user (_chrony on Debian), which must write the drift file.
+	if [ "$(id -u)" = 0 ] && id _chrony >/dev/null 2>&1; then
+		chown _chrony "$TMP/chrony"
+	fi
+	cat >"$TMP/chrony/chrony.conf" <<EOF
 local stratum 1
 allow 127.0.0.0/8
 port $CPORT
@@ -135,42 +145,69 @@ cmdport 0
 pidfile $TMP/chrony/chronyd.pid
 driftfile $TMP/chrony/drift
 EOF
-CHRONY_FLAGS=(-x -d -f "$TMP/chrony/chrony.conf")
-[ "$(id -u)" = 0 ] || CHRONY_FLAGS=(-U "${CHRONY_FLAGS[@]}") # -U: run as an ordinary user
-say "== chronyd on 127.0.0.1:$CPORT ($("$CHRONYD" -v 2>&1 | head -n1 | cut -d' ' -f1-4))"
-"${PIN_SERVER[@]}" "$CHRONYD" "${CHRONY_FLAGS[@]}" >"$TMP/chronyd.log" 2>&1 &
-CPID=$!
-PIDS+=("$CPID")
-wait_up chronyd "$CPORT" "$CPID" "$TMP/chronyd.log"
-measure chronyd "$CPORT" "$CPID"
-stop "$CPID"
+	CHRONY_FLAGS=(-x -d -f "$TMP/chrony/chrony.conf")
+	[ "$(id -u)" = 0 ] || CHRONY_FLAGS=(-U "${CHRONY_FLAGS[@]}") # -U: run as an ordinary user
+	say "== chronyd on 127.0.0.1:$CPORT ($("$CHRONYD" -v 2>&1 | head -n1 | cut -d' ' -f1-4))"
+	"${PIN_SERVER[@]}" "$CHRONYD" "${CHRONY_FLAGS[@]}" >"$TMP/chronyd.log" 2>&1 &
+	CPID=$!
+	PIDS+=("$CPID")
+	wait_up chronyd "$CPORT" "$CPID" "$TMP/chronyd.log"
+	measure chronyd "$CPORT" "$CPID"
+	stop "$CPID"
 
-# --- gpsntpd
-if [ "$HAVE_GPSNTPD" = 1 ]; then
-	GPORT=$(free_port)
-	HPORT=$(free_port)
-	mkdir -p "$TMP/gpsntpd"
-	say "== gpsntpd on 127.0.0.1:$GPORT"
-	"${PIN_SERVER[@]}" bin/gpsntpd -sim -ntp-listen "127.0.0.1:$GPORT" -http-listen "127.0.0.1:$HPORT" \
-		-state-dir "$TMP/gpsntpd" -ntp-sockets 1 -ntp-rate 0 >"$TMP/gpsntpd.log" 2>&1 &
-	GPID=$!
-	PIDS+=("$GPID")
-	wait_up gpsntpd "$GPORT" "$GPID" "$TMP/gpsntpd.log"
-	measure gpsntpd "$GPORT" "$GPID"
-	stop "$GPID"
-fi
+	# --- gpsntpd
+	if [ "$HAVE_GPSNTPD" = 1 ]; then
+		GPORT=$(free_port)
+		HPORT=$(free_port)
+		mkdir -p "$TMP/gpsntpd"
+		say "== gpsntpd on 127.0.0.1:$GPORT"
+		"${PIN_SERVER[@]}" bin/gpsntpd -sim -ntp-listen "127.0.0.1:$GPORT" -http-listen "127.0.0.1:$HPORT" \
+			-state-dir "$TMP/gpsntpd" -ntp-sockets 1 -ntp-rate 0 >"$TMP/gpsntpd.log" 2>&1 &
+		GPID=$!
+		PIDS+=("$GPID")
+		wait_up gpsntpd "$GPORT" "$GPID" "$TMP/gpsntpd.log"
+		measure gpsntpd "$GPORT" "$GPID"
+		stop "$GPID"
+	fi
+done
 
 say "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+R=$REPEAT # the detailed comparison is of the last round; the spread over all rounds follows
 say "== results (server on CPU $SERVER_CPU, generator on CPU $GEN_CPU, $SOCKETS source ports)"
+[ "$REPEAT" = 1 ] || say "   (round $R of $REPEAT; every round's ratio and the median are at the end)"
 for load in $(echo "$RATES" | tr ',' ' ') closed; do
 	if [ "$HAVE_GPSNTPD" = 1 ]; then
-		bin/ntpload -compare "$TMP/gpsntpd-$load.json,$TMP/chronyd-$load.json"
+		bin/ntpload -compare "$TMP/gpsntpd-$load-$R.json,$TMP/chronyd-$load-$R.json"
 	else
-		bin/ntpload -compare "$TMP/chronyd-$load.json"
+		bin/ntpload -compare "$TMP/chronyd-$load-$R.json"
 	fi
 	say ""
 done
 
 if [ "$HAVE_GPSNTPD" != 1 ]; then
 	die "gpsntpd was not measured: $GPSNTPD_MISSING"
+fi
+
+# field FILE NAME prints a number from an ntpload JSON result.
+field() { grep -o "\"$2\": *[0-9.e+-]*" "$1" | cut -d: -f2 | tr -d " "; }
+# spread LOAD NAME: every round's ratio gpsntpd/chronyd of field NAME at LOAD, then their median, minimum
+# and maximum.
+spread() {
+	local a b r out=""
+	for r in $(seq 1 "$REPEAT"); do
+		a=$(field "$TMP/gpsntpd-$1-$r.json" "$2" 2>/dev/null || true)
+		b=$(field "$TMP/chronyd-$1-$r.json" "$2" 2>/dev/null || true)
+		out="$out $(awk -v a="${a:-0}" -v b="${b:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }')"
+	done
+	echo "$out" | tr ' ' '\n' | grep -E '^[0-9]' | sort -n | awk -v all="$out" '{ v[NR] = $1 } END {
+		if (NR == 0) { print "n/a"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "median %.2f (min %.2f, max %.2f; rounds%s)\n", m, v[1], v[NR], all }'
+}
+if [ "$REPEAT" != 1 ]; then
+	say "== spread over $REPEAT rounds, gpsntpd/chronyd"
+	for load in $(echo "$RATES" | tr ',' ' ') closed; do
+		say "   load $load: answered/s $(spread "$load" answered_per_s)"
+		say "   load $load: p99        $(spread "$load" p99_us) (below 1: gpsntpd faster)"
+	done
 fi

@@ -507,6 +507,12 @@ func run(ctx context.Context, o *options) error {
 			return err
 		}
 		defer ntpSrv.Close()
+		// Each socket's loop keeps its P while requests keep coming (see ntpserve/udp's doc): with more Ps
+		// than sockets, a flood on every socket still leaves one for the servo and the status page, and
+		// the kernel, not Go's 10 ms preemption, shares the CPUs between the threads.
+		if n := len(ntpSrv.LocalAddrs()) * sockets; runtime.GOMAXPROCS(0) <= n {
+			runtime.GOMAXPROCS(n + 1)
+		}
 	}
 	var listen []string
 	var ntpAddrs []netip.AddrPort

@@ -51,3 +51,6 @@ func (b *batchConn) recv(bufs [][]byte, lens []int, deadline time.Time) (int, er
 
 // cpuTime is not measured here: the output shows 0.
 func cpuTime() time.Duration { return 0 }
+
+// useGSO is the -gso flag; this fallback sends one datagram per system call, without GSO.
+var useGSO = false

@@ -4,7 +4,8 @@
 // time, workers and requests outstanding; it never sets a clock. scripts/bench-nts.sh drives it.
 //
 // NTS load (default mode): each worker runs one NTS-KE (TLS 1.3, ALPN ntske/1) and then keeps -window
-// requests outstanding on its own UDP socket, sending and receiving in batches with sendmmsg/recvmmsg.
+// requests outstanding on its own UDP socket, sending and receiving in batches with sendmmsg/recvmmsg
+// (sends as UDP GSO runs where the kernel has it; -gso=false sends one message per request).
 // Each request spends one cookie and each authenticated reply brings a fresh one, as with a real client;
 // a worker asks for extra cookies (placeholders) only to make up for lost replies, and runs NTS-KE again
 // if it ever runs out. A reply counts as answered only when its Unique Identifier matches an outstanding
@@ -87,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.workers, "workers", 4, fmt.Sprintf("NTP workers: one socket and one NTS-KE each (1..%d)", maxWorkers))
 	fs.IntVar(&c.window, "window", 64, fmt.Sprintf("requests outstanding per worker (1..%d)", maxWindow))
 	fs.IntVar(&c.batch, "batch", 32, fmt.Sprintf("datagrams per sendmmsg/recvmmsg (1..%d)", maxBatch))
+	fs.BoolVar(&useGSO, "gso", true, "send runs of equal-length requests with UDP GSO where the kernel has it (the server still gets one datagram per request)")
 	fs.IntVar(&c.conns, "conns", 4, fmt.Sprintf("-ke: concurrent handshakes (1..%d; gpsntpd allows 4 per client by default)", maxKEConns))
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, fmt.Sprintf("length of the measurement (at most %v)", maxDuration))
 	fs.DurationVar(&c.timeout, "timeout", 500*time.Millisecond, "a request unanswered this long counts as lost")

@@ -98,7 +98,9 @@ func NewAEAD(alg AlgorithmID, key []byte) (AEAD, error) {
 }
 
 // scratch holds the blocks handed to cipher.Block. A [16]byte on the stack passed to an interface method
-// escapes to the heap, an allocation per block (and 80 ns); pooled scratch keeps Seal and Open free of them.
+// escapes to the heap, an allocation per block (and 80 ns); scratch kept elsewhere keeps Seal and Open free
+// of them. The exported Seal and Open take one from a pool; the processor's hot path passes the one in its
+// Exchange (sealWith, openWith), which saves a pool round trip per AEAD operation.
 type scratch struct {
 	x, blk, c, d, v, t, q, ks [16]byte
 }
@@ -108,22 +110,25 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // sealWith and openWith call the AEAD's own methods statically. Through the interface, the compiler must
 // assume that every argument escapes, which would move every packet buffer handed to the processor to the
 // heap; with static calls it can see that none does. Every AEAD comes from NewAEAD.
-func sealWith(a AEAD, dst, nonce, plaintext, ad []byte) []byte {
+func sealWith(a AEAD, sc *scratch, dst, nonce, plaintext, ad []byte) []byte {
 	switch a := a.(type) {
 	case *siv:
-		return a.Seal(dst, nonce, plaintext, ad)
+		return a.sealComponents(sc, dst, plaintext, ad, nonce)
 	case *gcmSIV:
-		return a.Seal(dst, nonce, plaintext, ad)
+		return a.seal(sc, dst, nonce, plaintext, ad)
 	}
 	panic("nts: AEAD not made by NewAEAD")
 }
 
-func openWith(a AEAD, dst, nonce, ciphertext, ad []byte) ([]byte, error) {
+func openWith(a AEAD, sc *scratch, dst, nonce, ciphertext, ad []byte) ([]byte, error) {
 	switch a := a.(type) {
 	case *siv:
-		return a.Open(dst, nonce, ciphertext, ad)
+		if len(nonce) == 0 {
+			return nil, ErrNonce
+		}
+		return a.openComponents(sc, dst, ciphertext, ad, nonce)
 	case *gcmSIV:
-		return a.Open(dst, nonce, ciphertext, ad)
+		return a.open(sc, dst, nonce, ciphertext, ad)
 	}
 	return nil, ErrAlgorithm
 }
@@ -177,6 +182,14 @@ func dbl(b [16]byte) [16]byte {
 	return b
 }
 
+// xor16to writes a XOR k into dst; dst and a have 16 bytes.
+func xor16to(dst, a []byte, k *[16]byte) {
+	d0 := binary.LittleEndian.Uint64(a[:8]) ^ binary.LittleEndian.Uint64(k[:8])
+	d1 := binary.LittleEndian.Uint64(a[8:16]) ^ binary.LittleEndian.Uint64(k[8:])
+	binary.LittleEndian.PutUint64(dst[:8], d0)
+	binary.LittleEndian.PutUint64(dst[8:16], d1)
+}
+
 func xor16(dst *[16]byte, src []byte) {
 	d0 := binary.LittleEndian.Uint64(dst[:8]) ^ binary.LittleEndian.Uint64(src[:8])
 	d1 := binary.LittleEndian.Uint64(dst[8:]) ^ binary.LittleEndian.Uint64(src[8:16])
@@ -197,6 +210,11 @@ func (s *siv) cmac(sc *scratch, out *[16]byte, msg []byte, end *[16]byte) {
 		last = n - 16
 	}
 	off := 0
+	// Blocks before the xorend region go from msg straight into the chain, without a copy.
+	for ; off < last && (end == nil || off+16 <= endAt); off += 16 {
+		xor16(x, msg[off:off+16])
+		s.mac.Encrypt(x[:], x[:])
+	}
 	for ; off < last; off += 16 {
 		copy(blk[:], msg[off:off+16])
 		if end != nil && off+16 > endAt {
@@ -260,16 +278,18 @@ func (s *siv) ctrXOR(sc *scratch, out, in []byte, v *[16]byte) {
 		binary.BigEndian.PutUint64(q[:8], hi)
 		binary.BigEndian.PutUint64(q[8:], lo)
 		s.ctr.Encrypt(ks[:], q[:])
-		subtle.XORBytes(out[off:], in[off:], ks[:])
+		if off+16 <= len(in) {
+			xor16to(out[off:off+16], in[off:off+16], ks)
+		} else {
+			subtle.XORBytes(out[off:], in[off:], ks[:])
+		}
 		var c uint64
 		lo, c = bits.Add64(lo, 1, 0)
 		hi += c
 	}
 }
 
-func (s *siv) sealComponents(dst, plaintext []byte, ads ...[]byte) []byte {
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
+func (s *siv) sealComponents(sc *scratch, dst, plaintext []byte, ads ...[]byte) []byte {
 	s.s2v(sc, &sc.v, plaintext, ads...)
 	ret, out := sliceForAppend(dst, 16+len(plaintext))
 	copy(out, sc.v[:])
@@ -277,12 +297,10 @@ func (s *siv) sealComponents(dst, plaintext []byte, ads ...[]byte) []byte {
 	return ret
 }
 
-func (s *siv) openComponents(dst, ciphertext []byte, ads ...[]byte) ([]byte, error) {
+func (s *siv) openComponents(sc *scratch, dst, ciphertext []byte, ads ...[]byte) ([]byte, error) {
 	if len(ciphertext) < 16 {
 		return nil, ErrOpen
 	}
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
 	v := &sc.v
 	copy(v[:], ciphertext[:16])
 	ret, out := sliceForAppend(dst, len(ciphertext)-16)
@@ -298,14 +316,18 @@ func (s *siv) openComponents(dst, ciphertext []byte, ads ...[]byte) ([]byte, err
 
 // Seal follows RFC 5297 section 3 as RFC 8915 uses it: S2V over the components (ad, nonce, plaintext).
 func (s *siv) Seal(dst, nonce, plaintext, ad []byte) []byte {
-	return s.sealComponents(dst, plaintext, ad, nonce)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return s.sealComponents(sc, dst, plaintext, ad, nonce)
 }
 
 func (s *siv) Open(dst, nonce, ciphertext, ad []byte) ([]byte, error) {
 	if len(nonce) == 0 {
 		return nil, ErrNonce
 	}
-	return s.openComponents(dst, ciphertext, ad, nonce)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return s.openComponents(sc, dst, ciphertext, ad, nonce)
 }
 
 // sliceForAppend extends in by n bytes, reusing its capacity when it can; out is the new tail.
@@ -387,11 +409,15 @@ func gcmSIVCTR(sc *scratch, b cipher.Block, out, in []byte, tag *[16]byte) {
 }
 
 func (g *gcmSIV) Seal(dst, nonce, plaintext, ad []byte) []byte {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return g.seal(sc, dst, nonce, plaintext, ad)
+}
+
+func (g *gcmSIV) seal(sc *scratch, dst, nonce, plaintext, ad []byte) []byte {
 	if len(nonce) != 12 {
 		panic("nts: AES-GCM-SIV Seal with a nonce that is not 12 bytes")
 	}
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
 	auth, enc := g.deriveKeys(sc, nonce)
 	eb, err := aes.NewCipher(enc[:])
 	if err != nil { // unreachable: the key is 16 bytes
@@ -405,14 +431,18 @@ func (g *gcmSIV) Seal(dst, nonce, plaintext, ad []byte) []byte {
 }
 
 func (g *gcmSIV) Open(dst, nonce, ciphertext, ad []byte) ([]byte, error) {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return g.open(sc, dst, nonce, ciphertext, ad)
+}
+
+func (g *gcmSIV) open(sc *scratch, dst, nonce, ciphertext, ad []byte) ([]byte, error) {
 	if len(nonce) != 12 {
 		return nil, ErrNonce
 	}
 	if len(ciphertext) < 16 {
 		return nil, ErrOpen
 	}
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
 	auth, enc := g.deriveKeys(sc, nonce)
 	eb, err := aes.NewCipher(enc[:])
 	if err != nil { // unreachable: the key is 16 bytes

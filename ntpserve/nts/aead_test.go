@@ -32,11 +32,11 @@ func TestSIVRFC5297(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := s.sealComponents(nil, pt, ad)
+		got := s.sealComponents(new(scratch), nil, pt, ad)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("seal = %x, want %x", got, want)
 		}
-		back, err := s.openComponents(nil, got, ad)
+		back, err := s.openComponents(new(scratch), nil, got, ad)
 		if err != nil || !bytes.Equal(back, pt) {
 			t.Fatalf("open = %x, %v", back, err)
 		}
@@ -52,11 +52,11 @@ func TestSIVRFC5297(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := s.sealComponents(nil, pt, ad1, ad2, nonce)
+		got := s.sealComponents(new(scratch), nil, pt, ad1, ad2, nonce)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("seal = %x, want %x", got, want)
 		}
-		if _, err := s.openComponents(nil, got, ad1, nonce); !errors.Is(err, ErrOpen) {
+		if _, err := s.openComponents(new(scratch), nil, got, ad1, nonce); !errors.Is(err, ErrOpen) {
 			t.Fatalf("open with a missing component: %v, want ErrOpen", err)
 		}
 	})
@@ -169,7 +169,7 @@ func TestCrossCheckTinkSIV512(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := ours.sealComponents(nil, pt, ad); !bytes.Equal(got, want) {
+		if got := ours.sealComponents(new(scratch), nil, pt, ad); !bytes.Equal(got, want) {
 			t.Fatalf("pt %d ad %d: ours %x, tink %x", n, len(ad), got, want)
 		}
 	}

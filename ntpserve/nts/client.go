@@ -214,8 +214,10 @@ func VerifyResponse(resp, uid []byte, k *SessionKeys) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nts.VerifyResponse: %w", err)
 	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
 	var scratch []byte
-	pt, ok := openAuthenticator(a, resp, authOff, &scratch)
+	pt, ok := openAuthenticator(a, sc, resp, authOff, &scratch)
 	if !ok {
 		return nil, fmt.Errorf("nts.VerifyResponse: %w", ErrOpen)
 	}

@@ -223,12 +223,14 @@ func (ks *KeySet) current() *masterKey { return &ks.keys[len(ks.keys)-1] }
 // AppendCookie seals k with the current master key and appends the cookie to dst; nonce must hold at least
 // the master AEAD's nonce size in random bytes (16 covers every algorithm; extra bytes are ignored).
 func (ks *KeySet) AppendCookie(dst []byte, k *SessionKeys, nonce []byte) ([]byte, error) {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
 	var scratch []byte
-	return ks.appendCookie(dst, k, nonce, &scratch)
+	return ks.appendCookie(dst, k, nonce, sc, &scratch)
 }
 
 // appendCookie is AppendCookie with a caller's scratch buffer, so that the hot path does not allocate.
-func (ks *KeySet) appendCookie(dst []byte, k *SessionKeys, nonce []byte, scratch *[]byte) ([]byte, error) {
+func (ks *KeySet) appendCookie(dst []byte, k *SessionKeys, nonce []byte, sc *scratch, scratch *[]byte) ([]byte, error) {
 	kl := k.AEAD.KeyLen()
 	if kl == 0 {
 		return dst, fmt.Errorf("nts.KeySet.AppendCookie: %w", ErrAlgorithm)
@@ -247,7 +249,7 @@ func (ks *KeySet) appendCookie(dst []byte, k *SessionKeys, nonce []byte, scratch
 	start := len(dst)
 	dst = binary.BigEndian.AppendUint32(dst, m.ID)
 	dst = append(dst, nonce[:ns]...)
-	dst = sealWith(m.aead, dst, nonce[:ns], pt, dst[start:start+4])
+	dst = sealWith(m.aead, sc, dst, nonce[:ns], pt, dst[start:start+4])
 	clear(pt)
 	return dst, nil
 }
@@ -255,11 +257,13 @@ func (ks *KeySet) appendCookie(dst []byte, k *SessionKeys, nonce []byte, scratch
 // OpenCookie returns the session keys sealed in cookie. Any failure (a key no longer in the set, a forged
 // or truncated cookie) is ErrCookie: the server answers them all with an NTS NAK.
 func (ks *KeySet) OpenCookie(cookie []byte) (SessionKeys, error) {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
 	var scratch []byte
-	return ks.openCookie(cookie, &scratch)
+	return ks.openCookie(cookie, sc, &scratch)
 }
 
-func (ks *KeySet) openCookie(cookie []byte, scratch *[]byte) (SessionKeys, error) {
+func (ks *KeySet) openCookie(cookie []byte, sc *scratch, scratch *[]byte) (SessionKeys, error) {
 	var k SessionKeys
 	if len(cookie) < 4 {
 		return k, ErrCookie
@@ -275,7 +279,7 @@ func (ks *KeySet) openCookie(cookie []byte, scratch *[]byte) (SessionKeys, error
 	}
 	buf := grow(*scratch, len(cookie))
 	*scratch = buf
-	pt, err := openWith(m.aead, buf[:0], cookie[4:4+ns], cookie[4+ns:], cookie[:4])
+	pt, err := openWith(m.aead, sc, buf[:0], cookie[4:4+ns], cookie[4+ns:], cookie[:4])
 	if err != nil {
 		return k, ErrCookie
 	}

@@ -2,7 +2,8 @@
 // algorithms, the NTS-KE record codec and negotiation, cookies and the master keys that seal them, and the
 // NTS extension fields of NTP with a request processor. It opens no sockets and reads no clock: the TLS
 // listener is ntpserve/ntske, the UDP socket is ntpserve/udp, time arrives as timebase.Instant arguments and
-// randomness through an injected io.Reader (crypto/rand.Reader in production, a seeded ChaCha8 in tests).
+// randomness through an injected io.Reader (crypto/rand.Reader in production, a seeded ChaCha8 in tests),
+// which the Processor reads 4 KiB at a time and hands out to requests, wiping what it hands out.
 //
 // # How NTS fits together
 //
@@ -37,15 +38,17 @@
 //	AES-SIV-CMAC:  synthetic IV (16) | ciphertext
 //	AES-GCM-SIV:   ciphertext        | tag (16)        nonce: exactly 12 bytes, carried separately
 //
-// Blocks handed to crypto/aes live in pooled scratch, not on the stack: a stack array passed through the
-// cipher.Block interface escapes, one allocation per block. CMAC and both counter modes go block by block
+// Blocks handed to crypto/aes live in scratch memory, not on the stack: a stack array passed through the
+// cipher.Block interface escapes, one allocation per block. The exported Seal and Open take their scratch
+// from a pool; the Processor's own path passes the scratch of its pooled Exchange, which saves four pool
+// round trips per request. CMAC and both counter modes go block by block
 // through cipher.Block.Encrypt. crypto/cipher's CBC and CTR modes would run in assembly, but each one made
 // copies the whole AES key schedule into a fresh 512-byte allocation; on NTS packets (a few hundred
 // bytes) that cost more than it saved (BenchmarkProcessor: 3.8 µs per request block by block, 4.5 µs with
 // them), and it put an allocation on every request.
 //
-// An AEAD holds only key material and is safe for concurrent use: all per-message state is in the pooled
-// scratch or on the stack. That is what lets the Processor share one AEAD pair per session between
+// An AEAD holds only key material and is safe for concurrent use: all per-message state is in the
+// caller's scratch or on the stack. That is what lets the Processor share one AEAD pair per session between
 // requests. AES-128-GCM-SIV still derives and expands a message key for every message (RFC 8452): one
 // crypto/aes block, one allocation, per Seal or Open, which crypto/aes offers no way to avoid.
 //

@@ -63,7 +63,8 @@ type ProcessorStats struct {
 // ProcessorConfig configures a Processor.
 type ProcessorConfig struct {
 	// Rand provides nonces; it must be a cryptographically secure source (crypto/rand.Reader in
-	// production; tests inject a deterministic one). It is read once per authentic request.
+	// production; tests inject a deterministic one). It is read randBlock bytes at a time, which the
+	// processor hands out to authentic requests (about 32 bytes each) and wipes as it goes.
 	Rand io.Reader
 	// MaxCookies is the most cookies one reply carries; 0 means MaxCookies (8).
 	MaxCookies int
@@ -78,7 +79,9 @@ type ProcessorConfig struct {
 type Processor struct {
 	keys       atomic.Pointer[KeySet]
 	rand       io.Reader
-	randMu     sync.Mutex // io.Reader implementations are not promised to be safe for concurrent use
+	randMu     sync.Mutex       // guards rand (io.Reader implementations are not promised to be safe for concurrent use) and randBuf
+	randBuf    *[randBlock]byte // the last block read from rand; allocated at the first use
+	randOff    int              // randBuf[randOff:] is unused
 	maxCookies int
 	sessions   *sessionCache // nil: off
 	pool       sync.Pool
@@ -134,11 +137,36 @@ func (p *Processor) Stats() ProcessorStats {
 	}
 }
 
+// randBlock is how many bytes the processor reads from its random source at once. Reading a block for
+// about a hundred requests, rather than 32 bytes for each, saves a getrandom call (and the reader's own
+// locking) per request: 2 to 3 % of an NTS request's server time in a profile under load.
+const randBlock = 4096
+
+// random fills b with bytes from the random source, through a buffer that is refilled a block at a time.
+// Bytes handed out are wiped from the buffer.
 func (p *Processor) random(b []byte) error {
 	p.randMu.Lock()
-	_, err := io.ReadFull(p.rand, b)
-	p.randMu.Unlock()
-	return err
+	defer p.randMu.Unlock()
+	if len(b) > randBlock {
+		_, err := io.ReadFull(p.rand, b)
+		return err
+	}
+	if p.randBuf == nil {
+		p.randBuf, p.randOff = new([randBlock]byte), randBlock
+	}
+	if randBlock-p.randOff < len(b) {
+		clear(p.randBuf[p.randOff:])
+		if _, err := io.ReadFull(p.rand, p.randBuf[:]); err != nil {
+			clear(p.randBuf[:])
+			p.randOff = randBlock
+			return err
+		}
+		p.randOff = 0
+	}
+	n := copy(b, p.randBuf[p.randOff:])
+	clear(p.randBuf[p.randOff : p.randOff+n])
+	p.randOff += n
+	return nil
 }
 
 // IsRequest reports whether req carries any NTS extension field. A server without NTS uses it to drop
@@ -163,8 +191,9 @@ type Exchange struct {
 	reqLen   int
 	s2c      AEAD
 	nonce    [16]byte
-	fields   []byte // the reply's plaintext: NTS Cookie fields
-	scratch  []byte // the request's decrypted fields; cookie plaintexts
+	fields   []byte  // the reply's plaintext: NTS Cookie fields
+	scratch  []byte  // the request's decrypted fields; cookie plaintexts
+	sc       scratch // the AEADs' block scratch, so that no AEAD operation goes to scratchPool
 	rnd      []byte
 	replyLen int
 }
@@ -227,7 +256,7 @@ func (p *Processor) Open(req []byte) (*Exchange, Verdict) {
 	x := p.pool.Get().(*Exchange)
 	x.uid, x.reqLen = append(x.uid[:0], uid...), len(req)
 	ks := p.keys.Load()
-	keys, err := ks.openCookie(cookie, &x.scratch)
+	keys, err := ks.openCookie(cookie, &x.sc, &x.scratch)
 	if err != nil {
 		p.st.nakCookie.Add(1)
 		return x, NAK
@@ -253,7 +282,7 @@ func (p *Processor) Open(req []byte) (*Exchange, Verdict) {
 			return x, NAK
 		}
 	}
-	pt, ok := openAuthenticator(c2s, req, authOff, &x.scratch)
+	pt, ok := openAuthenticator(c2s, &x.sc, req, authOff, &x.scratch)
 	if !ok {
 		p.st.nakAuth.Add(1)
 		return x, NAK
@@ -317,7 +346,7 @@ func (p *Processor) Open(req []byte) (*Exchange, Verdict) {
 	for i := range n {
 		start := len(x.fields)
 		x.fields = append(x.fields, 0, 0, 0, 0)
-		x.fields, err = ks.appendCookie(x.fields, &keys, x.rnd[ns+i*mns:ns+(i+1)*mns], &x.scratch)
+		x.fields, err = ks.appendCookie(x.fields, &keys, x.rnd[ns+i*mns:ns+(i+1)*mns], &x.sc, &x.scratch)
 		if err != nil { // unreachable: the algorithm and nonce were checked above
 			p.Release(x)
 			p.st.dropNoRoom.Add(1)
@@ -374,7 +403,7 @@ func innerField(b []byte) (typ uint16, length int, ok bool) {
 
 // openAuthenticator verifies the authenticator at off in pkt and returns the decrypted extension fields
 // (in *scratch).
-func openAuthenticator(a AEAD, pkt []byte, off int, scratch *[]byte) ([]byte, bool) {
+func openAuthenticator(a AEAD, sc *scratch, pkt []byte, off int, scratch *[]byte) ([]byte, bool) {
 	f := pkt[off:]
 	body := f[wire.ExtHeaderLen:]
 	if len(body) < 4 {
@@ -388,13 +417,20 @@ func openAuthenticator(a AEAD, pkt []byte, off int, scratch *[]byte) ([]byte, bo
 	nonce := body[4 : 4+nl]
 	ct := body[4+pad4(nl) : 4+pad4(nl)+cl]
 	*scratch = grow(*scratch, cl)
-	pt, err := openWith(a, (*scratch)[:0], nonce, ct, pkt[:off])
+	pt, err := openWith(a, sc, (*scratch)[:0], nonce, ct, pkt[:off])
 	return pt, err == nil
 }
 
 // appendAuthenticator appends an authenticator field sealing pt with a and nonce to pkt, which is the
 // associated data; padding brings the field to at least minLen bytes.
 func appendAuthenticator(pkt []byte, a AEAD, nonce, pt []byte, minLen int) []byte {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return appendAuthenticatorWith(pkt, a, sc, nonce, pt, minLen)
+}
+
+// appendAuthenticatorWith is appendAuthenticator with the caller's AEAD scratch.
+func appendAuthenticatorWith(pkt []byte, a AEAD, sc *scratch, nonce, pt []byte, minLen int) []byte {
 	ns := len(nonce)
 	flen := max(authFieldLen(ns, len(pt)), pad4(minLen))
 	start := len(pkt)
@@ -404,7 +440,7 @@ func appendAuthenticator(pkt []byte, a AEAD, nonce, pt []byte, minLen int) []byt
 	pkt = binary.BigEndian.AppendUint16(pkt, uint16(len(pt)+TagLen))
 	pkt = append(pkt, nonce...)
 	pkt = appendZeros(pkt, pad4(ns)-ns)
-	pkt = sealWith(a, pkt, nonce, pt, pkt[:start])
+	pkt = sealWith(a, sc, pkt, nonce, pt, pkt[:start])
 	return appendZeros(pkt, start+flen-len(pkt))
 }
 
@@ -430,7 +466,7 @@ func (x *Exchange) Reply(resp []byte, n int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("nts.Exchange.Reply: %w", err)
 	}
-	out = appendAuthenticator(out, x.s2c, x.nonce[:x.s2c.NonceSize()], x.fields, x.replyLen-len(out))
+	out = appendAuthenticatorWith(out, x.s2c, &x.sc, x.nonce[:x.s2c.NonceSize()], x.fields, x.replyLen-len(out))
 	if len(out) != x.replyLen || &out[0] != &resp[0] { // unreachable: sizes were computed in Open
 		return 0, fmt.Errorf("nts.Exchange.Reply: built %d bytes, planned %d", len(out), x.replyLen)
 	}
@@ -460,6 +496,7 @@ func (p *Processor) Release(x *Exchange) {
 	clear(x.fields)
 	clear(x.scratch)
 	clear(x.nonce[:])
+	x.sc = scratch{}
 	x.fields = x.fields[:0]
 	p.pool.Put(x)
 }

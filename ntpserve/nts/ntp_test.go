@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -385,5 +386,57 @@ func TestOpenDoesNotLeakRequest(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations: the request escapes", allocs)
+	}
+}
+
+// countingReader counts what is read from it.
+type countingReader struct {
+	r            io.Reader
+	calls, bytes int
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.calls++
+	c.bytes += n
+	return n, err
+}
+
+// The processor reads its random source a block at a time, hands out fresh bytes to every request (no two
+// replies share a nonce) and wipes what it handed out.
+func TestProcessorRandomBlocks(t *testing.T) {
+	ks, _ := NewKeySet(KeyPolicy{}, t0, testRand(1))
+	src := &countingReader{r: testRand(5)}
+	p, err := NewProcessor(ProcessorConfig{Rand: src}, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(t, ks, AESSIVCMAC256)
+	req := s.request(t, testUID, 0)
+	const requests = 300 // 32 random bytes each (reply nonce and one cookie nonce): more than two blocks
+	seen := make(map[[16]byte]bool)
+	for i := range requests {
+		x, v := p.Open(req)
+		if v != Authentic {
+			t.Fatalf("request %d: %v", i, v)
+		}
+		if seen[x.nonce] {
+			t.Fatalf("request %d: reply nonce %x used before", i, x.nonce)
+		}
+		seen[x.nonce] = true
+		p.Release(x)
+	}
+	if want := (requests*32 + randBlock - 1) / randBlock; src.calls != want || src.bytes != want*randBlock {
+		t.Errorf("%d reads of %d bytes in all, want %d reads of %d bytes", src.calls, src.bytes, want, randBlock)
+	}
+	for i, b := range p.randBuf[:p.randOff] {
+		if b != 0 {
+			t.Fatalf("byte %d of the random block was handed out but not wiped", i)
+		}
+	}
+	// A request larger than a block reads the source directly.
+	big := make([]byte, randBlock+1)
+	if err := p.random(big); err != nil || bytes.Equal(big, make([]byte, len(big))) {
+		t.Fatalf("large read: %v", err)
 	}
 }

@@ -35,8 +35,33 @@
 // is that the reply to the first request of a batch waits while the handler answers the others, so its
 // transmit timestamp is early by up to (Batch-1) handler runs (a few microseconds at Batch=32 with a
 // handler of ~100 ns). The client reads that as path asymmetry: an offset error of half the wait.
-// Batching never waits for a batch to fill, so a lightly loaded server never pays it; a smaller Batch
-// bounds it under load at the cost of more syscalls.
+// The wait also includes the kernel's work on the replies ahead of it in the same sendmmsg: on loopback,
+// where the sender also pays the receiver's side of the stack, that is about 3 us per reply on the 2-core
+// test VM, so it dominates the handler's share. Batching never waits for a batch to fill, so a lightly
+// loaded server never pays it; a smaller Batch bounds it under load at the cost of more syscalls.
+//
+// # System calls and the Go scheduler
+//
+// A goroutine that enters a system call through syscall.Syscall tells the scheduler, which after 20 us
+// hands its P to another thread (sysmon's "retake") and must take one back when the call returns. Under
+// load every recvmmsg and sendmmsg lasts longer than that (a sendmmsg of 32 replies on loopback runs the
+// receivers' side of the stack too), so sysmon kept waking every 20 us to retake the P, on the same CPU
+// as the server when it is pinned to one: 5 % of the server's CPU and a context switch per batch in a
+// perf profile at 200k requests/s. So each loop first calls recvmmsg with MSG_DONTWAIT, and sendmmsg
+// with MSG_DONTWAIT, as raw system calls that cannot block and so need not tell the scheduler; only when
+// the queue is empty (EAGAIN) does recvmmsg block with MSG_WAITFORONE through the scheduler-aware path,
+// and likewise a sendmmsg that finds the socket buffer full. Under load the raw calls almost always
+// succeed; at low load the price is one extra non-blocking recvmmsg per wake-up, after the replies left.
+// Measured with perf on the pinned benchmark at saturation: sysmon's thread fell from 3.7 % to 0.6 % of
+// the server's CPU samples and the kernel's context-switch path from 3.0 % to 0.5 %.
+//
+// A raw call holds its P while it runs, and a loop that always finds datagrams never gives its P up on
+// its own; Go's asynchronous preemption still interrupts it after 10 ms (the signal ends a call with
+// EINTR, which the loop retries). So when more sockets are busy at once than there are Ps (GOMAXPROCS;
+// an empty host opens SocketsPerAddr sockets for each of IPv4 and IPv6), busy loops and the rest of the
+// program share the Ps in slices of up to 10 ms rather than at every system call. A program that expects
+// floods on every socket at once should set GOMAXPROCS above the number of sockets, so that the kernel
+// shares the CPUs between the threads instead.
 //
 // # Wildcard addresses
 //

@@ -299,8 +299,15 @@ func (e *linuxEndpoint) recv() (int, error) {
 		hdr.SetControllen(rxControlSize)
 		hdr.Flags = 0
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.rmsgs[0])),
-		uintptr(e.batch), unix.MSG_WAITFORONE, 0, 0)
+	// First without waiting, as a raw system call: under load the queue is rarely empty, and a call that
+	// cannot block need not tell the Go scheduler it entered the kernel (see "System calls and the Go
+	// scheduler" in the package doc). Only an empty queue blocks, through the scheduler-aware path.
+	r, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.rmsgs[0])),
+		uintptr(e.batch), unix.MSG_DONTWAIT, 0, 0)
+	if errno == unix.EAGAIN {
+		r, _, errno = unix.Syscall6(unix.SYS_RECVMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.rmsgs[0])),
+			uintptr(e.batch), unix.MSG_WAITFORONE, 0, 0)
+	}
 	if errno != 0 {
 		e.lastN = e.batch // the kernel may have written the first entry before failing
 		return 0, errno
@@ -477,8 +484,13 @@ func (e *linuxEndpoint) sourceControl(b []byte, m *rxMeta) int {
 func (e *linuxEndpoint) send(k int) {
 	var replied, failed uint64
 	for off := 0; off < k; {
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.smsgs[off])),
-			uintptr(k-off), 0, 0, 0)
+		// As in recv: a raw call that cannot block, and the blocking one only when the socket buffer is full.
+		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.smsgs[off])),
+			uintptr(k-off), unix.MSG_DONTWAIT, 0, 0)
+		if errno == unix.EAGAIN {
+			r, _, errno = unix.Syscall6(unix.SYS_SENDMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.smsgs[off])),
+				uintptr(k-off), 0, 0, 0)
+		}
 		switch {
 		case errno == unix.EINTR:
 		case errno != 0:
