@@ -30,7 +30,13 @@ func (s *Servo) bound(t timebase.Instant, l learned) float64 {
 	if h < 0 {
 		h = 0
 	}
-	return math.Abs(s.phaseAt(t)) + s.spread(h, l) + s.driftAllowance(h) + s.lagAllowance(h, l) + s.precision()
+	drift := s.driftAllowance(h)
+	if s.hc.active {
+		// A holdover steered by the temperature fit: its uncertainty replaces the blind ramp (tempcomp.go).
+		lag := tcSmooth + s.cfg.TempSensorLag.Seconds()
+		drift = s.hc.allowance(t, s.cfg.BoundSigmas, s.cfg.HoldoverSigmas, lag, s.driftRate())
+	}
+	return math.Abs(s.phaseAt(t)) + s.spread(h, l) + drift + s.lagAllowance(h, l) + s.precision()
 }
 
 // learned is the learner's verdict, taken once per bound computation.
@@ -56,6 +62,12 @@ func (s *Servo) spread(h float64, l learned) float64 {
 		return model
 	}
 	v, ok := s.wander.missVar(l.cand, h)
+	if s.hc.active {
+		// A compensated holdover: the random part of the compensated prediction's miss, once measured.
+		if vc, okc := s.wander.missVarTemp(l.cand, h); okc {
+			v, ok = vc, true
+		}
+	}
 	if !ok {
 		return model
 	}

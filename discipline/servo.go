@@ -56,6 +56,11 @@ type Config struct {
 	DriftPPMPerHour float64
 	MaxDriftPPM     float64
 
+	// TempSensorLag is how far the temperature sensor's reading may lag the crystal's temperature (a SoC
+	// sensor is on another die, with its own thermal mass). A holdover steered by the temperature fit (see
+	// Temperature) allows for that lag in its bound.
+	TempSensorLag time.Duration
+
 	// Holdover limits on the error bound served: stratum 1 up to HoldoverStratum1Limit, then
 	// HoldoverStratum (synchronized, but second-rate) up to HoldoverUnsyncLimit, then LI=3 stratum 16.
 	HoldoverStratum1Limit time.Duration
@@ -89,6 +94,7 @@ func DefaultConfig() Config {
 		HoldoverSigmas:        3,
 		DriftPPMPerHour:       0.2,
 		MaxDriftPPM:           2,
+		TempSensorLag:         time.Minute,
 		HoldoverStratum1Limit: 100 * time.Microsecond,
 		HoldoverUnsyncLimit:   10 * time.Millisecond,
 		HoldoverStratum:       2,
@@ -132,6 +138,7 @@ func (c *Config) fill() {
 	num(&c.HoldoverSigmas, d.HoldoverSigmas)
 	num(&c.DriftPPMPerHour, d.DriftPPMPerHour)
 	num(&c.MaxDriftPPM, d.MaxDriftPPM)
+	dur(&c.TempSensorLag, d.TempSensorLag)
 	dur(&c.HoldoverStratum1Limit, d.HoldoverStratum1Limit)
 	dur(&c.HoldoverUnsyncLimit, d.HoldoverUnsyncLimit)
 	if c.HoldoverStratum == 0 {
@@ -175,6 +182,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("discipline: gate %g σ (min 3) or bound %g σ (min 1) too small", c.GateSigmas, c.BoundSigmas)
 	case c.DriftPPMPerHour < 0 || c.MaxDriftPPM < 0:
 		return errors.New("discipline: drift allowances must not be negative")
+	case c.TempSensorLag < 0 || c.TempSensorLag > time.Hour:
+		return fmt.Errorf("discipline: temperature sensor lag %v outside [0, 1h]", c.TempSensorLag)
 	case c.HoldoverStratum1Limit <= 0 || c.HoldoverUnsyncLimit < c.HoldoverStratum1Limit:
 		return fmt.Errorf("discipline: holdover limits %v (stratum 1) and %v (unsynchronized) must be positive and ordered", c.HoldoverStratum1Limit, c.HoldoverUnsyncLimit)
 	case c.HoldoverStratum < 1 || c.HoldoverStratum > 15:
@@ -236,6 +245,8 @@ type Servo struct {
 	pending     bool             // a new estimate awaits its control at the next Tick
 	cum         float64          // ∫u from the phase record's origin to t: free-running phase = θ − cum
 	wander      wanderLearner
+	tc          tempFit  // the crystal's frequency against the temperature sensor
+	hc          holdComp // a holdover steered by tc
 	lastOffset  time.Duration
 	lastAt      timebase.Instant // the last sample offered (accepted or not)
 	inLock      int
@@ -263,7 +274,7 @@ func New(cfg Config, clock timebase.Steerable) (*Servo, error) {
 		return nil, err
 	}
 	cfg.fill()
-	s := &Servo{cfg: cfg, steer: clock}
+	s := &Servo{cfg: cfg, steer: clock, tc: newTempFit(cfg.WanderPPMPerSqrtS)}
 	m := cfg.MeasurementNoise.Seconds()
 	s.r = m * m
 	s.kf.q = math.Pow(cfg.WanderPPMPerSqrtS*1e-6, 2)
@@ -290,8 +301,9 @@ func (s *Servo) Steps() uint64 { return s.counts.Steps }
 // Counts returns the servo's totals.
 func (s *Servo) Counts() Counts { return s.counts }
 
-// FrequencyPPM returns the applied frequency correction (the frequency estimate plus any phase slew).
-func (s *Servo) FrequencyPPM() float64 { return s.u[len(s.u)-1].u * 1e6 }
+// FrequencyPPM returns the applied frequency correction (the frequency estimate plus any phase slew, and in a
+// temperature-compensated holdover the fit's prediction).
+func (s *Servo) FrequencyPPM() float64 { return s.compensated(s.u[len(s.u)-1].u) * 1e6 }
 
 // Drift returns what the drift file should keep: the correction that cancels the oscillator's estimated
 // frequency error, and that estimate's standard deviation, in ppm. ok is false until the filter has one.
@@ -355,6 +367,9 @@ func (s *Servo) Sample(m Sample) (stepped bool) {
 
 	dt := m.At.Sub(s.t).Seconds()
 	s.kf.predict(dt, s.integral(s.t, m.At))
+	// A temperature-compensated holdover ends here: from now on the filter's frequency carries the
+	// predicted change (endComp).
+	s.endComp()
 	nu := x - s.kf.theta
 	sInn := s.kf.p00 + s.r
 	if nu*nu > s.cfg.GateSigmas*s.cfg.GateSigmas*sInn {
@@ -380,13 +395,15 @@ func (s *Servo) Sample(m Sample) (stepped bool) {
 		s.rejectRow = 0
 		s.rebase(m.At)
 		s.wander.reset()
+		s.tc.resetBlock()
 	} else {
 		s.rejectRow = 0
 		s.adaptR(nu*nu, s.kf.p00)
 		s.kf.update(x, s.r)
 		s.counts.Accepted++
 		s.rebase(m.At)
-		s.wander.observe(m.At, s.kf.theta-s.cum, s.kf.y, dt)
+		s.wander.observeTemp(m.At, s.kf.theta-s.cum, s.kf.y, dt, s.tc.obs(m.At))
+		s.tc.observe(m.At, s.kf.theta-s.cum, dt)
 	}
 	s.steerFrom(m, now)
 	s.lockLogic(m.At)
@@ -426,6 +443,8 @@ func (s *Servo) adaptR(nu2, pPred float64) {
 func (s *Servo) initFilter(at timebase.Instant, x float64) {
 	s.haveFilter = true
 	s.wander.reset()
+	s.tc.resetBlock()
+	s.hc = holdComp{}
 	s.t, s.cum = 0, 0
 	s.kf.theta = x
 	s.kf.p00 = s.r
@@ -583,6 +602,7 @@ func (s *Servo) step(m Sample, now timebase.Instant) {
 	s.inLock, s.outLock = 0, 0
 	s.lockedSince = 0
 	s.holdFrom = 0
+	s.hc = holdComp{}
 	// The phase is new; the frequency estimate (and its uncertainty) carries over.
 	s.haveFilter = false
 	s.pending = false
@@ -617,7 +637,9 @@ func (s *Servo) Tick(now timebase.Instant) timebase.Instant {
 		s.lockedSince = 0
 		s.inLock = 0
 		s.counts.Holdovers++
+		s.hc = holdComp{}
 	}
+	s.startComp(now)
 	s.reportStatus(now)
 	next := now.Add(time.Second)
 	if s.slewEnd != 0 && s.slewEnd < next {

@@ -55,11 +55,27 @@ type wanderLearner struct {
 	recent [len(horizons)][]doneTrial
 	dSumSq [nCand][len(horizons)]float64
 	dn     [len(horizons)]int
+	// The same statistics for the temperature-compensated prediction (see tcObs), from the trials that began
+	// with a trusted temperature fit: what a compensated holdover's spread must cover.
+	cSumSq  [nCand][len(horizons)]float64
+	cn      [len(horizons)]int
+	cdSumSq [nCand][len(horizons)]float64
+	cdn     [len(horizons)]int
 }
 
 type doneTrial struct {
-	t0   timebase.Instant
-	miss [nCand]float64
+	t0    timebase.Instant
+	miss  [nCand]float64
+	missC [nCand]float64 // compensated, when hasC
+	hasC  bool
+}
+
+// tcObs is the temperature fit's view at an instant, for compensated trials: whether it is trusted, its
+// coefficient k (fractional per °C), j = ∫(T − T_b)dt and ts = T − T_b for the smoothed reading T and a fixed
+// base T_b. A trial started with ok predicts φ0 + y0·h + k0·(j − j0 − ts0·h), as a compensated holdover steers.
+type tcObs struct {
+	ok       bool
+	k, j, ts float64
 }
 
 // Candidates: 0 is the filter's ŷ, 1.. the fits with these memories (seconds).
@@ -71,7 +87,8 @@ type trial struct {
 	t0   timebase.Instant
 	phi0 float64
 	y0   [nCand]float64
-	k    int // next horizon index
+	k    int   // next horizon index
+	c    tcObs // the temperature fit at t0
 }
 
 // horizons, seconds: up to the hour a holdover is judged over, and a little beyond.
@@ -86,6 +103,11 @@ const (
 // observe records the free-running phase estimate phi and the filter's frequency y at t (an accepted sample);
 // gap is the time since the previous accepted sample.
 func (w *wanderLearner) observe(t timebase.Instant, phi, y, gap float64) {
+	w.observeTemp(t, phi, y, gap, tcObs{})
+}
+
+// observeTemp is observe with the temperature fit's view at t (see tcObs).
+func (w *wanderLearner) observeTemp(t timebase.Instant, phi, y, gap float64, tc tcObs) {
 	if gap > maxGap {
 		w.reset()
 	}
@@ -109,7 +131,17 @@ func (w *wanderLearner) observe(t timebase.Instant, phi, y, gap float64) {
 				w.sumSq[c][tr.k] += miss[c] * miss[c]
 			}
 			w.n[tr.k]++
-			w.difference(tr.k, tr.t0, miss)
+			var missC [nCand]float64
+			hasC := tr.c.ok && tc.ok
+			if hasC {
+				comp := tr.c.k * (tc.j - tr.c.j - tr.c.ts*h)
+				for c := range nCand {
+					missC[c] = miss[c] - comp
+					w.cSumSq[c][tr.k] += missC[c] * missC[c]
+				}
+				w.cn[tr.k]++
+			}
+			w.difference(tr.k, tr.t0, doneTrial{t0: tr.t0, miss: miss, missC: missC, hasC: hasC})
 			tr.k++
 		}
 		if tr.k < len(horizons) {
@@ -118,7 +150,7 @@ func (w *wanderLearner) observe(t timebase.Instant, phi, y, gap float64) {
 	}
 	w.trials = keep
 	if t >= w.next && warm && dok {
-		w.trials = append(w.trials, trial{t0: t, phi0: phi, y0: cand})
+		w.trials = append(w.trials, trial{t0: t, phi0: phi, y0: cand, c: tc})
 		w.next = t.Add(trialSpacing * 1e9)
 	}
 }
@@ -126,7 +158,7 @@ func (w *wanderLearner) observe(t timebase.Instant, phi, y, gap float64) {
 // difference pairs a trial's misses at horizon k with those of the trial that started one horizon earlier
 // (within half a spacing), accumulating the drift-free statistic, and keeps them for the trial one horizon
 // later.
-func (w *wanderLearner) difference(k int, t0 timebase.Instant, miss [nCand]float64) {
+func (w *wanderLearner) difference(k int, t0 timebase.Instant, done doneTrial) {
 	hz := horizons[k] * 1e9
 	half := trialSpacing * 1e9 / 2
 	want := t0.Add(-time.Duration(hz))
@@ -134,16 +166,23 @@ func (w *wanderLearner) difference(k int, t0 timebase.Instant, miss [nCand]float
 	for _, p := range w.recent[k] {
 		if d := float64(p.t0.Sub(want)); d >= -half && d < half {
 			for c := range nCand {
-				e := miss[c] - p.miss[c]
+				e := done.miss[c] - p.miss[c]
 				w.dSumSq[c][k] += e * e / 2
 			}
 			w.dn[k]++
+			if done.hasC && p.hasC {
+				for c := range nCand {
+					e := done.missC[c] - p.missC[c]
+					w.cdSumSq[c][k] += e * e / 2
+				}
+				w.cdn[k]++
+			}
 		}
 		if p.t0 >= want {
 			keep = append(keep, p)
 		}
 	}
-	w.recent[k] = append(keep, doneTrial{t0: t0, miss: miss})
+	w.recent[k] = append(keep, done)
 }
 
 func (w *wanderLearner) candidates(y float64) [nCand]float64 {
@@ -193,14 +232,32 @@ func (w *wanderLearner) missVar(cand int, h float64) (float64, bool) {
 	if h < horizons[0] || w.dn[0] == 0 {
 		return 0, false
 	}
-	mse := func(i int) float64 { return math.Max(w.dSumSq[cand][i]/float64(max(w.dn[i], 1)), 1e-24) }
+	return powerLaw(h, func(i int) float64 { return math.Max(w.dSumSq[cand][i]/float64(max(w.dn[i], 1)), 1e-24) }), true
+}
+
+// missVarTemp is missVar for the temperature-compensated prediction; ok is false until minTrials compensated
+// trials have completed every horizon, and their differences too.
+func (w *wanderLearner) missVarTemp(cand int, h float64) (float64, bool) {
+	if h < horizons[0] {
+		return 0, false
+	}
+	for i := range horizons {
+		if w.cn[i] < minTrials || w.cdn[i] < minTrials {
+			return 0, false
+		}
+	}
+	return powerLaw(h, func(i int) float64 { return math.Max(w.cdSumSq[cand][i]/float64(w.cdn[i]), 1e-24) }), true
+}
+
+// powerLaw interpolates the variances mse(i) measured at the horizons (see missVar).
+func powerLaw(h float64, mse func(i int) float64) float64 {
 	for i := 0; i+1 < len(horizons); i++ {
 		if h <= horizons[i+1] {
 			a, b := mse(i), mse(i+1)
 			// Non-decreasing: a wander the record saw at a shorter horizon is not undone by a longer one.
 			b = math.Max(a, b)
 			p := math.Log(b/a) / math.Log(horizons[i+1]/horizons[i])
-			return a * math.Pow(h/horizons[i], p), true
+			return a * math.Pow(h/horizons[i], p)
 		}
 	}
 	last := len(horizons) - 1
@@ -209,7 +266,7 @@ func (w *wanderLearner) missVar(cand int, h float64) (float64, bool) {
 		m = math.Max(m, mse(i))
 	}
 	r := h / horizons[last]
-	return m * r * r * r, true
+	return m * r * r * r
 }
 
 // lag returns how far behind a steadily drifting frequency candidate c's estimate runs, in seconds: its

@@ -65,6 +65,7 @@ type options struct {
 	ota        otaOptions
 	cpuProfile string
 	board      string
+	tempSensor string
 }
 
 // listFlag is a comma-separated list; an empty value is an empty list.
@@ -125,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		httpListen: []string{":80"},
 		stateDir:   "/perm/gpsntp",
 		stepThresh: 128 * time.Millisecond,
+		tempSensor: tempAuto,
 	}
 	fs := flag.NewFlagSet("gpsntpd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line by main; -h prints usage below
@@ -144,6 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.ppsEdge, "pps-edge", "rising", "which PPS edge is on time: rising, falling, or both (rising on time, width checked)")
 	fs.DurationVar(&o.ppsBias, "pps-bias", 0, "latency of PPS timestamps (receiver, cable, interrupt), subtracted from each pulse")
 	fs.DurationVar(&o.stepThresh, "step-threshold", o.stepThresh, "step the clock instead of slewing past this offset (before first lock)")
+	fs.StringVar(&o.tempSensor, "temp-sensor", o.tempSensor, "board temperature sensor for holdover temperature compensation: auto ("+thermalZone+" if present; the simulator's in -sim), off, or a thermal zone file of millidegrees")
 	fs.StringVar(&o.leapFile, "leapfile", "", "a leap-seconds.list (IERS/NIST format) to use when newer than the built-in table and the state dir's copy")
 	o.gps.register(fs)
 	o.nmea.register(fs)
@@ -236,6 +239,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("invalid value %v for flag -ntp-rate: must be 0 (off) or %g..%g", o.ntpRate, ntpserve.MinRate, ntpserve.MaxRate)
 	case o.ntpBurst > ntpserve.MaxBurst:
 		return nil, fmt.Errorf("invalid value %d for flag -ntp-burst: at most %d", o.ntpBurst, ntpserve.MaxBurst)
+	}
+	if o.sim && o.tempSensor != tempAuto && o.tempSensor != "off" && o.tempSensor != "" {
+		return nil, errSimTempPath
 	}
 	if err := o.gps.validate(o.sim); err != nil {
 		return nil, err
@@ -358,6 +364,8 @@ func run(ctx context.Context, o *options) error {
 		drift       discipline.Drift
 		haveDrift   bool
 		dac         *dacSetup // nil: no DAC-steered oscillator
+		temps       *tempSource
+		tempsCh     = make(chan daemon.TempReading, 4)
 	)
 	if o.sim {
 		mode, device, ppsName = "sim", "simulator", "simulator"
@@ -377,6 +385,17 @@ func run(ctx context.Context, o *options) error {
 		bytesCh := make(chan daemon.Chunk, 64)
 		edgesCh := make(chan timebase.Edge, 8)
 		inputs = daemon.Inputs{Bytes: bytesCh, Edges: edgesCh}
+		if o.tempSensor == tempAuto {
+			sensor, err := w.TempSensor(sim.DefaultTempSensor())
+			if err != nil {
+				return fmt.Errorf("simulator: %w", err)
+			}
+			// The simulated board's truth is the host's time (RunRealtime): read the sensor there and stamp
+			// the reading with the simulated board clock.
+			temps = &tempSource{name: "simulator", every: tempEvery, out: tempsCh,
+				read:  func() (float64, error) { return sensor.ReadAt(host.Now()), nil },
+				stamp: func() timebase.Instant { return w.Board().At(host.Now()) }}
+		}
 		simRun = func(ctx context.Context) error {
 			events := make(chan sim.Event, 64)
 			errc := make(chan error, 1)
@@ -435,6 +454,14 @@ func run(ctx context.Context, o *options) error {
 			if note != "" {
 				notes = append(notes, note)
 			}
+		}
+		path, err := hardwareTempPath(o.tempSensor)
+		if err != nil {
+			return err
+		}
+		if path != "" {
+			temps = &tempSource{name: path, every: tempEvery, out: tempsCh, read: fileTemp(path), stamp: host.Now}
+			notes = append(notes, fmt.Sprintf("temperature sensor %s, read every %v, for holdover temperature compensation", path, tempEvery))
 		}
 		if o.dac.device != "" {
 			if dac, err = openDAC(o.dac, hardwareDAC); err != nil {
@@ -495,6 +522,9 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	if temps != nil {
+		inputs.Temps = tempsCh
+	}
 
 	var ntpSrv *udp.Server
 	if len(o.ntpListen) > 0 {
@@ -532,7 +562,7 @@ func run(ctx context.Context, o *options) error {
 	otaPoll := newOTAPoller(o.ota.url) // nil without -ota-status
 	webHandler := startWeb(ctx, &statusProvider{
 		version: version, mode: mode, device: device, ppsSource: ppsName, started: started, leap: leapChoice, nts: ntsSvc, board: o.board,
-		listen: listen, clock: served, core: core, server: srv, dac: dac, ota: otaPoll,
+		listen: listen, clock: served, core: core, server: srv, dac: dac, ota: otaPoll, temps: temps,
 	})
 
 	var handler = webHandler
@@ -571,7 +601,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3+len(hwRuns))
+	errc := make(chan error, 4+len(hwRuns))
 	for _, r := range hwRuns {
 		go func() { errc <- r(ctx) }()
 	}
@@ -596,6 +626,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	if simRun != nil {
 		go func() { errc <- simRun(ctx) }()
+	}
+	if temps != nil {
+		go func() { errc <- temps.run(ctx) }()
 	}
 	if ntsSvc != nil {
 		go ntsSvc.run(ctx)

@@ -30,8 +30,9 @@ type statusProvider struct {
 	leap  leap.Choice
 	nts   *ntsService // nil when NTS is off
 	board string
-	dac   *dacSetup  // nil without a DAC-steered oscillator
-	ota   *otaPoller // nil without -ota-status
+	dac   *dacSetup   // nil without a DAC-steered oscillator
+	ota   *otaPoller  // nil without -ota-status
+	temps *tempSource // nil without a temperature sensor
 }
 
 func (p statusProvider) status() status.Status {
@@ -106,6 +107,7 @@ func (p statusProvider) status() status.Status {
 		s.NTS = p.nts.summary()
 	}
 	s.DAC = dacStatus(v, p.dac)
+	s.Temperature = p.temps.section(v)
 	s.Board = p.board
 	s.Update = p.ota.section(time.Now())
 	return s

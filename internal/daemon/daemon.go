@@ -65,6 +65,10 @@ type View struct {
 	LeapError     error           // the last failure to arm the kernel clock
 
 	DAC *DACView // nil when no DAC loop is configured
+
+	// Temp is the temperature sensor's last reading and the servo's fit of the crystal's frequency against
+	// it (see Core.Temperature); Temp.Have is false without a sensor.
+	Temp discipline.TempFit
 }
 
 // Core is the event-driven heart of the daemon. Its methods must be called from one goroutine; View may be
@@ -91,6 +95,8 @@ type Core struct {
 	nmea         *NMEATime // nil: PPS edges time the seconds
 	nmeaLast     timebase.Instant
 	nmeaRejected uint64
+
+	temp discipline.TempFit // with a DAC loop: the last reading only (see Temperature)
 
 	lastEpoch gps.Epoch
 	haveEpoch bool
@@ -173,6 +179,29 @@ func (c *Core) Edge(e timebase.Edge) {
 		c.dacGPSEdge(e)
 	}
 	c.updateView(e.Time)
+}
+
+// Temperature feeds one reading of the board's temperature sensor (°C) taken at board time at. The servo
+// learns the crystal's frequency against it and, once the fit has earned trust, steers a holdover by it
+// (see discipline.Servo.Temperature). With a DAC-steered oscillator the holdover follows that oscillator,
+// not the board crystal, so the reading is only shown.
+func (c *Core) Temperature(at timebase.Instant, celsius float64) {
+	if c.dac != nil {
+		t := &c.temp
+		if at > t.At && celsius >= -60 && celsius <= 150 {
+			t.Have, t.At, t.Celsius = true, at, celsius
+			t.Readings++
+		} else {
+			t.Rejected++
+		}
+		return
+	}
+	before := c.servo.TempFit().Compensating
+	c.servo.Temperature(at, celsius)
+	if before {
+		// The frequency correction moved with the reading: what is served moves with it.
+		c.publishAt(at)
+	}
 }
 
 // Tick lets time pass: completes quiet receiver epochs, moves the servo's state machine (holdover), and
@@ -331,8 +360,16 @@ func (c *Core) updateView(now timebase.Instant) {
 		LeapArtifacts: c.leapArtifacts,
 		LeapError:     c.leapErr,
 
-		DAC: c.dacView(now),
+		DAC:  c.dacView(now),
+		Temp: c.tempView(),
 	})
+}
+
+func (c *Core) tempView() discipline.TempFit {
+	if c.dac != nil {
+		return c.temp
+	}
+	return c.servo.TempFit()
 }
 
 // View returns the latest picture; safe from any goroutine.
@@ -351,6 +388,14 @@ type Inputs struct {
 	Edges <-chan timebase.Edge
 	// OscEdges are the DAC-steered oscillator's 1PPS edges (Core.OscEdge); nil without a DAC loop.
 	OscEdges <-chan timebase.Edge
+	// Temps are the temperature sensor's readings (Core.Temperature); nil without a sensor.
+	Temps <-chan TempReading
+}
+
+// TempReading is one reading of the board's temperature sensor, at board time At.
+type TempReading struct {
+	At      timebase.Instant
+	Celsius float64
 }
 
 // Run drives core in real time until ctx ends. clock is the board clock (the one being steered), read only
@@ -358,7 +403,7 @@ type Inputs struct {
 func Run(ctx context.Context, core *Core, clock timebase.Clock, in Inputs) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	bytes, edges, osc := in.Bytes, in.Edges, in.OscEdges
+	bytes, edges, osc, temps := in.Bytes, in.Edges, in.OscEdges, in.Temps
 	rearm := func() {
 		d := core.NextWake().Sub(clock.Now())
 		if d < 0 {
@@ -389,6 +434,12 @@ func Run(ctx context.Context, core *Core, clock timebase.Clock, in Inputs) error
 				continue
 			}
 			core.OscEdge(e)
+		case r, ok := <-temps:
+			if !ok {
+				temps = nil
+				continue
+			}
+			core.Temperature(r.At, r.Celsius)
 		case <-timer.C:
 			// Events already queued happened before this tick: feed them first, or the tick could close
 			// a receiver epoch as quiet while the rest of its bytes wait in the channel (select picks

@@ -32,7 +32,10 @@
 //	             outliers of ~50 µs.
 //	holdover-1h  the same box trained for duration − 1 h (24 h by default), then the receiver goes silent for an
 //	             hour while the crystal's temperature ramps by 1 °C/h (0.1 ppm/h at 0.1 ppm/°C), on top of the
-//	             daily swing and the fluctuations.
+//	             daily swing and the fluctuations. holdover-1h-noisy has the default 0.3 °C fluctuations;
+//	             holdover-1h-temp and holdover-1h-noisy-temp add the board's SoC temperature sensor
+//	             (sim.TempSensor, read every 2 s into daemon.Core.Temperature), from which the servo learns
+//	             the crystal's tempco and steers the hour: the same world and seed, one input more.
 //	bad-pps      cold-start with a bad line: 5 % of pulses missing, a spurious edge in 5 % of seconds, 1 % of
 //	             captures delayed by ~50 µs, and twice a receiver that names the wrong second for one epoch (a
 //	             one-second label slip, written into the NMEA byte stream: internal/sim has no such fault).

@@ -43,6 +43,10 @@ type Setup struct {
 	// lower the week-rollover floor).
 	Leap *leap.Table
 	GPS  gps.Options
+	// TempSensor, when set, puts a temperature sensor on the board (sim.TempSensor), read every TempEvery
+	// (0: 2 s) of truth and fed to the core (daemon.Core.Temperature).
+	TempSensor *sim.TempSensorConfig
+	TempEvery  time.Duration
 }
 
 // Spec names a scenario and builds it.
@@ -69,6 +73,14 @@ func Specs() []Spec {
 				su.Sim.Osc.Temperature.NoiseC = sim.DefaultConfig().Osc.Temperature.NoiseC
 				return su, err
 			}},
+		{Name: "holdover-1h-temp", Summary: "holdover-1h with the SoC temperature sensor read every 2 s: the servo learns the crystal's tempco and steers the hour by it",
+			DefaultDuration: 25 * time.Hour, MinDuration: 70 * time.Minute, build: withTempSensor(holdover)},
+		{Name: "holdover-1h-noisy-temp", Summary: "holdover-1h-noisy with the SoC temperature sensor read every 2 s",
+			DefaultDuration: 25 * time.Hour, MinDuration: 70 * time.Minute, build: withTempSensor(func(seed uint64, d time.Duration) (Setup, error) {
+				su, err := holdover(seed, d)
+				su.Sim.Osc.Temperature.NoiseC = sim.DefaultConfig().Osc.Temperature.NoiseC
+				return su, err
+			})},
 		{Name: "bad-pps", Summary: "cold-start with 5 % missing pulses, 5 % spurious edges, 1 % late captures and two one-second label slips",
 			DefaultDuration: 30 * time.Minute, MinDuration: 15 * time.Minute, build: badPPS},
 		dacOCXOSpec(), dacOCXOHoldoverSpec(),
@@ -144,6 +156,18 @@ func holdover(seed uint64, d time.Duration) (Setup, error) {
 	return su, nil
 }
 
+// withTempSensor adds the default SoC temperature sensor (sim.DefaultTempSensor), read every 2 s, to a
+// scenario: the same world, the same seeds, one input more.
+func withTempSensor(build func(uint64, time.Duration) (Setup, error)) func(uint64, time.Duration) (Setup, error) {
+	return func(seed uint64, d time.Duration) (Setup, error) {
+		su, err := build(seed, d)
+		ts := sim.DefaultTempSensor()
+		su.TempSensor = &ts
+		su.TempEvery = 2 * time.Second
+		return su, err
+	}
+}
+
 func badPPS(seed uint64, d time.Duration) (Setup, error) {
 	su := base(seed)
 	p := &su.Sim.PPS
@@ -181,6 +205,19 @@ type Result struct {
 
 	// Leap is what was served across leap seconds, for runs with a leap second or a leap table of their own.
 	Leap *leap.JSON `json:"leap,omitempty"`
+	// TempFit is the servo's temperature fit at the end, for runs with a temperature sensor.
+	TempFit *TempFit `json:"temp_fit,omitempty"`
+}
+
+// TempFit is what the servo learned from the temperature sensor, against the simulated truth.
+type TempFit struct {
+	CoeffPPMPerC float64 `json:"coeff_ppm_per_c"`
+	SigmaPPMPerC float64 `json:"sigma_ppm_per_c"`
+	TruePPMPerC  float64 `json:"true_ppm_per_c"` // the simulated crystal's linear coefficient
+	Samples      int     `json:"samples"`
+	SpanC        float64 `json:"span_c"`
+	Trusted      bool    `json:"trusted"`
+	Compensating bool    `json:"compensating"`
 }
 
 // Run runs a named scenario.
@@ -301,6 +338,11 @@ func RunSetupVisit(name string, su Setup, d time.Duration, visit func(truth time
 		j := rec.Summary().JSON()
 		r.Leap = &j
 	}
+	if su.TempSensor != nil {
+		f := l.core.View().Temp
+		r.TempFit = &TempFit{CoeffPPMPerC: f.CoeffPPMPerC, SigmaPPMPerC: f.SigmaPPMPerC, TruePPMPerC: su.Sim.Osc.TempCoeffPPMPerC,
+			Samples: f.Samples, SpanC: f.SpanC, Trusted: f.Trusted, Compensating: f.Compensating}
+	}
 	if su.OutageFrom != 0 {
 		r.Window = "holdover"
 	} else {
@@ -372,6 +414,8 @@ type loop struct {
 	slip      *slipper
 	cur       timebase.Instant // truth of what is being processed: steering takes effect here
 	nextTick  timebase.Instant
+	temp      *sim.TempSensor // nil: no sensor
+	tempEvery time.Duration
 }
 
 func newLoop(su Setup) (*loop, error) {
@@ -384,6 +428,15 @@ func newLoop(su Setup) (*loop, error) {
 		return nil, err
 	}
 	l := &loop{w: w, shadow: shadow, slip: newSlipper(su.Slips), cur: w.Now()}
+	if su.TempSensor != nil {
+		if l.temp, err = w.TempSensor(*su.TempSensor); err != nil {
+			return nil, err
+		}
+		l.tempEvery = su.TempEvery
+		if l.tempEvery <= 0 {
+			l.tempEvery = 2 * time.Second
+		}
+	}
 	core, err := daemon.NewCore(daemon.Config{
 		PPSBias: su.PPSBias,
 		Servo:   su.Servo,
@@ -418,6 +471,12 @@ func (l *loop) run(end timebase.Instant, visit func(truth timebase.Instant, err 
 				// The board integrates its oscillator (wander, temperature) only when told how far time has
 				// gone; without events (a silent receiver) nothing else tells it.
 				l.w.Board().Advance(nextVisit)
+				if l.temp != nil && nextVisit.Sub(l.w.Config().Start)%l.tempEvery == 0 {
+					// The sensor is read (and the reading handed over) at this instant: steering the reading
+					// causes takes effect here.
+					l.cur = nextVisit
+					l.core.Temperature(l.w.Board().At(nextVisit), l.temp.ReadAt(nextVisit))
+				}
 				visit(nextVisit, l.w.Board().ErrorAt(nextVisit))
 				nextVisit = nextVisit.Add(time.Second)
 			}

@@ -108,3 +108,8 @@ func BenchmarkScenarioColdStart(b *testing.B)       { benchScenario(b, "cold-sta
 func BenchmarkScenarioBadPPS(b *testing.B)          { benchScenario(b, "bad-pps") }
 func BenchmarkScenarioHoldover1h(b *testing.B)      { benchScenario(b, "holdover-1h") }
 func BenchmarkScenarioHoldover1hNoisy(b *testing.B) { benchScenario(b, "holdover-1h-noisy") }
+
+func BenchmarkScenarioHoldover1hTemp(b *testing.B) { benchScenario(b, "holdover-1h-temp") }
+func BenchmarkScenarioHoldover1hNoisyTemp(b *testing.B) {
+	benchScenario(b, "holdover-1h-noisy-temp")
+}

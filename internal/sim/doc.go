@@ -40,6 +40,9 @@
 //     crystal sits next to the SoC, so CPU load moves it by several °C with a time constant of minutes
 //     (TemperatureProfile.Steps), on top of the day's swing and drafts (SwingC, NoiseC). At 0.1 ppm/°C a
 //     5 °C load change is 0.5 ppm, half a microsecond per second: the servo must track it.
+//   - The temperature sensor (TempSensor, World.TempSensor) reads that crystal temperature as a Pi's SoC
+//     sensor would: offset, late by a first-order lag, noisy and quantized. It has a random stream of its
+//     own, so a run with a sensor has the same oscillator as one without.
 //
 // Steering multiplies rather than adds: a correction s scales the clock's increments, so the total error
 // is (1+y)(1+s)−1, as with the kernel's frequency adjustment; the cross term is 0.1 ns/s at 10 ppm.

@@ -25,6 +25,9 @@ type Status struct {
 	NTS *NTS `json:"nts,omitempty"`
 	// DAC is the DAC-steered oscillator, absent when none is configured.
 	DAC *DAC `json:"dac,omitempty"`
+	// Temperature is the board's temperature sensor and the servo's fit of the crystal's frequency against
+	// it, absent without a sensor.
+	Temperature *Temperature `json:"temperature,omitempty"`
 	// Board is the board and HAT profile the image was built for, empty when not set.
 	Board string `json:"board,omitempty"`
 	// Update is the box's over-the-air update state as gpsntp-ota reports it, absent when gpsntpd is not
@@ -63,6 +66,29 @@ type Sync struct {
 	LockedSince     string  `json:"locked_since,omitempty"`
 	HoldoverSince   string  `json:"holdover_since,omitempty"`
 	Steps           uint64  `json:"steps"`
+}
+
+// Temperature is the board's temperature sensor and what the servo learned from it: the crystal's frequency
+// coefficient, which steers a holdover once the fit is trusted (see discipline's temperature compensation).
+type Temperature struct {
+	Sensor   string  `json:"sensor"`            // the file read, or "simulator"
+	Celsius  float64 `json:"celsius"`           // the last reading
+	ReadAt   string  `json:"read_at,omitempty"` // when it was taken
+	Readings uint64  `json:"readings"`          // readings handed to the servo
+	// Errors counts reads that failed, files that did not parse and readings the servo refused.
+	Errors    uint64 `json:"errors"`
+	LastError string `json:"last_error,omitempty"`
+	// CoeffPPMPerC is the learned frequency coefficient (positive: the crystal runs faster when warmer),
+	// CoeffSigmaPPMPerC its standard deviation, Samples the blocks of frequency it was learned from, SpanC the
+	// temperature span they cover and ResidualPPB what the fit leaves unexplained.
+	CoeffPPMPerC      float64 `json:"coeff_ppm_per_c"`
+	CoeffSigmaPPMPerC float64 `json:"coeff_sigma_ppm_per_c"`
+	Samples           int     `json:"samples"`
+	SpanC             float64 `json:"span_c"`
+	ResidualPPB       float64 `json:"residual_ppb"`
+	// Trusted: the fit is good enough to steer a holdover; Compensating: the current holdover is steered by it.
+	Trusted      bool `json:"trusted"`
+	Compensating bool `json:"compensating"`
 }
 
 // NTP holds the server's counters, one per outcome.

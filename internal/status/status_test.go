@@ -22,7 +22,9 @@ func TestDocumentKeys(t *testing.T) {
 			Constellations: []Constellation{{Name: "gps"}},
 			Sky:            []Sat{{Constellation: "gps", PRN: 1, ElevationDeg: &el, AzimuthDeg: &az}}},
 		Sources: []Source{{Name: "PPS", Kind: "pps", Reach: 0o377, Tally: TallySelected, LastSeen: "x"}},
-		DAC:     &DAC{Device: "mcp4725@/dev/i2c-1:0x60", State: "locked", Code: 2048, FrequencyPPB: 1.5, PhaseOffsetS: 1e-7, BoundS: &bound},
+		Temperature: &Temperature{Sensor: "/sys/class/thermal/thermal_zone0/temp", Celsius: 51.5, Readings: 7,
+			CoeffPPMPerC: 0.1, CoeffSigmaPPMPerC: 0.01, Samples: 80, SpanC: 2, Trusted: true},
+		DAC: &DAC{Device: "mcp4725@/dev/i2c-1:0x60", State: "locked", Code: 2048, FrequencyPPB: 1.5, PhaseOffsetS: 1e-7, BoundS: &bound},
 		Update: &Update{BootedSlot: 3, DefaultSlot: 2, Phase: "trial", TrialLeftS: 41.5, Health: "no NTP socket",
 			ImageVersion: "v1.2", ImageProfile: "rpi4/uputronics", CheckedAt: "2026-11-22T10:00:00Z",
 			Last: &LastUpdate{State: UpdateTrying, FromSlot: 2, ToSlot: 3, Version: "v1.2", Requested: "2026-11-22T09:58:00Z"}},
@@ -41,6 +43,7 @@ func TestDocumentKeys(t *testing.T) {
 		`"sky":[{"constellation":"gps","prn":1,"elevation_deg":45,"azimuth_deg":90,"cn0":0,"used":false}]`,
 		`"dac":{"device":"mcp4725@/dev/i2c-1:0x60","pps":"","state":"locked","code":2048,"gain_ppb_per_lsb":0,"frequency_ppb":1.5,"phase_offset_s":1e-7,"software_offset_s":0,"bound_s":0.000002,"following":false`,
 		`"update":{"booted_slot":3,"default_slot":2,"phase":"trial","trial_left_s":41.5,"health":"no NTP socket","image_version":"v1.2","image_profile":"rpi4/uputronics","last_update":{"state":"trying","from_slot":2,"to_slot":3,"version":"v1.2","requested":"2026-11-22T09:58:00Z"},"checked_at":"2026-11-22T10:00:00Z"}`,
+		`"temperature":{"sensor":"/sys/class/thermal/thermal_zone0/temp","celsius":51.5,"readings":7,"errors":0,"coeff_ppm_per_c":0.1,"coeff_sigma_ppm_per_c":0.01,"samples":80,"span_c":2,"residual_ppb":0,"trusted":true,"compensating":false}`,
 		`"pps":{"source"`, `"paired"`, `"sources":[{"name":"PPS","kind":"pps","reach":255,"offset_s":0,"jitter_s":0,"tally":"*","last_seen":"x"}]`,
 	} {
 		if !strings.Contains(doc, key) {
@@ -57,6 +60,9 @@ func TestDACAbsent(t *testing.T) {
 	}
 	if strings.Contains(string(b), `"dac"`) {
 		t.Errorf("document without a DAC has a dac key: %s", b)
+	}
+	if strings.Contains(string(b), `"temperature"`) {
+		t.Errorf("document without a sensor has a temperature key: %s", b)
 	}
 	if strings.Contains(string(b), `"update"`) {
 		t.Errorf("document without -ota-status has an update key: %s", b)
