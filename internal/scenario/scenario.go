@@ -371,22 +371,23 @@ func (r *Result) finish(start, firstFix, lastBad, refEnd timebase.Instant, minSu
 		}
 		r.RMSNs = round1(math.Sqrt(ss / float64(len(window))))
 		sort.Float64s(window)
-		r.P99AbsNs = round1(quantile(window, 0.99))
+		r.P99AbsNs = round1(Quantile(window, 0.99))
 		r.MaxAbsNs = window[len(window)-1]
 	}
 	if len(ratios) > 0 {
 		slices.Sort(ratios)
-		p := math.Round(quantile(ratios, 0.5)*100) / 100
+		p := math.Round(Quantile(ratios, 0.5)*100) / 100
 		r.BoundOverTrueP50 = &p
 		slices.Sort(bounds)
-		r.BoundP50Ns = round1(quantile(bounds, 0.5))
+		r.BoundP50Ns = round1(Quantile(bounds, 0.5))
 	}
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
-// quantile of sorted xs by linear interpolation between order statistics.
-func quantile(xs []float64, q float64) float64 {
+// Quantile is the q-quantile of sorted xs by linear interpolation between order statistics (what every
+// scenario's p99 and medians use; internal/servocmp scores chrony with it too).
+func Quantile(xs []float64, q float64) float64 {
 	if len(xs) == 1 {
 		return xs[0]
 	}

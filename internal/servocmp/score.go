@@ -65,24 +65,10 @@ func Score(name string, pts []Point, firstFix, refEnd, end timebase.Instant) Sid
 		}
 		s.RMSNs = round1(math.Sqrt(ss / float64(len(window))))
 		sort.Float64s(window)
-		s.P99AbsNs = round1(quantile(window, 0.99))
+		s.P99AbsNs = round1(scenario.Quantile(window, 0.99))
 		s.MaxAbsNs = round1(window[len(window)-1])
 	}
 	return s
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
-
-// quantile of sorted xs by linear interpolation between order statistics (as internal/scenario).
-func quantile(xs []float64, q float64) float64 {
-	if len(xs) == 1 {
-		return xs[0]
-	}
-	pos := q * float64(len(xs)-1)
-	i := int(pos)
-	if i >= len(xs)-1 {
-		return xs[len(xs)-1]
-	}
-	f := pos - float64(i)
-	return xs[i]*(1-f) + xs[i+1]*f
-}
