@@ -47,19 +47,9 @@ for d in "$DURATION" "$KE_DURATION"; do
 	*) die "duration $d: use whole seconds from 1s to 15s, so the run stays well under two minutes" ;;
 	esac
 done
-command -v go >/dev/null || die "go not found on PATH"
-CHRONYD=$(command -v chronyd || true)
-[ -z "$CHRONYD" ] && [ -x /usr/sbin/chronyd ] && CHRONYD=/usr/sbin/chronyd
-[ -n "$CHRONYD" ] || die "chronyd not found: install the Debian package chrony (make deps)"
-command -v taskset >/dev/null || die "taskset not found: install the Debian package util-linux"
+find_tools
 
-PIN_SERVER=(taskset -c "$SERVER_CPU")
-PIN_GEN=(taskset -c "$GEN_CPU")
-if [ "$(nproc)" -lt 2 ] || ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$GEN_CPU" true 2>/dev/null; then
-	say "bench-nts: warning: cannot pin to CPUs $SERVER_CPU and $GEN_CPU here; running unpinned (figures are not comparable with pinned runs)"
-	PIN_SERVER=()
-	PIN_GEN=()
-fi
+pin_cpus
 
 say "== build"
 mkdir -p bin
@@ -232,12 +222,9 @@ spread() {
 			a=$(cat "$TMP/$1-$r.eff" 2>/dev/null || true)
 			b=$(cat "$TMP/$2-$r.eff" 2>/dev/null || true)
 		fi
-		out="$out $(awk -v a="${a:-0}" -v b="${b:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }')"
+		out="$out $(ratio "$a" "$b")"
 	done
-	echo "$out" | tr ' ' '\n' | grep -E '^[0-9]' | sort -n | awk -v all="$out" '{ v[NR] = $1 } END {
-		if (NR == 0) { print "n/a"; exit }
-		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "median %.2f (min %.2f, max %.2f; rounds%s)\n", m, v[1], v[NR], all }'
+	spread_of "$out"
 }
 if [ "$REPEAT" != 1 ]; then
 	say "== spread over $REPEAT rounds; first answered/s, then per server CPU-second"

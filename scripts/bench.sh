@@ -43,20 +43,9 @@ case "$DURATION" in
 	[1-9]s | [1-2][0-9]s | 30s) ;;
 	*) die "BENCH_DURATION=$DURATION: use whole seconds from 1s to 30s, so the run stays well under two minutes" ;;
 esac
-command -v go >/dev/null || die "go not found on PATH"
-CHRONYD=$(command -v chronyd || true)
-[ -z "$CHRONYD" ] && [ -x /usr/sbin/chronyd ] && CHRONYD=/usr/sbin/chronyd
-[ -n "$CHRONYD" ] || die "chronyd not found: install the Debian package chrony (make deps)"
-command -v taskset >/dev/null || die "taskset not found: install the Debian package util-linux"
+find_tools
 
-# Pinning: server and generator on different CPUs, the same for both servers.
-PIN_SERVER=(taskset -c "$SERVER_CPU")
-PIN_GEN=(taskset -c "$GEN_CPU")
-if [ "$(nproc)" -lt 2 ] || ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$GEN_CPU" true 2>/dev/null; then
-	say "bench: warning: cannot pin to CPUs $SERVER_CPU and $GEN_CPU here; running unpinned (figures are not comparable with pinned runs)"
-	PIN_SERVER=()
-	PIN_GEN=()
-fi
+pin_cpus
 
 say "== build"
 mkdir -p bin
@@ -193,16 +182,11 @@ field() { grep -o "\"$2\": *[0-9.e+-]*" "$1" | cut -d: -f2 | tr -d " "; }
 # spread LOAD NAME: every round's ratio gpsntpd/chronyd of field NAME at LOAD, then their median, minimum
 # and maximum.
 spread() {
-	local a b r out=""
+	local r out=""
 	for r in $(seq 1 "$REPEAT"); do
-		a=$(field "$TMP/gpsntpd-$1-$r.json" "$2" 2>/dev/null || true)
-		b=$(field "$TMP/chronyd-$1-$r.json" "$2" 2>/dev/null || true)
-		out="$out $(awk -v a="${a:-0}" -v b="${b:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }')"
+		out="$out $(ratio "$(field "$TMP/gpsntpd-$1-$r.json" "$2" 2>/dev/null || true)" "$(field "$TMP/chronyd-$1-$r.json" "$2" 2>/dev/null || true)")"
 	done
-	echo "$out" | tr ' ' '\n' | grep -E '^[0-9]' | sort -n | awk -v all="$out" '{ v[NR] = $1 } END {
-		if (NR == 0) { print "n/a"; exit }
-		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "median %.2f (min %.2f, max %.2f; rounds%s)\n", m, v[1], v[NR], all }'
+	spread_of "$out"
 }
 if [ "$REPEAT" != 1 ]; then
 	say "== spread over $REPEAT rounds, gpsntpd/chronyd"
