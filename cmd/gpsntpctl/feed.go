@@ -394,48 +394,14 @@ func answerUblox(ctx context.Context, ln *line, protver string) {
 		}
 		pending = append(pending, buf[:n]...)
 		for {
-			i := bytes.Index(pending, []byte{0xB5, 0x62})
-			if i < 0 {
-				pending = pending[:0]
+			fr, rest, ok := ubx.NextFrame(pending)
+			pending = rest
+			if !ok {
 				break
 			}
-			pending = pending[i:]
-			if len(pending) < 8 {
-				break
-			}
-			l := int(pending[4]) | int(pending[5])<<8
-			if len(pending) < 8+l {
-				break
-			}
-			class, id := pending[2], pending[3]
-			pending = pending[8+l:]
-			var reply []byte
-			switch {
-			case class == ubx.ClassMON && id == ubx.IDMonVER && l == 0:
-				reply = monVerFrame(protver)
-			case class == ubx.ClassCFG:
-				reply, _ = ubx.AppendFrame(nil, ubx.ClassACK, 0x01, []byte{class, id})
-			}
-			if reply != nil {
+			if reply := ubx.Answer(fr, protver, false); reply != nil {
 				ln.write(reply)
 			}
 		}
 	}
-}
-
-// monVerFrame is the MON-VER of a u-blox NEO-M8T (or an F9, by protocol) speaking protver.
-func monVerFrame(protver string) []byte {
-	field := func(s string, n int) []byte { b := make([]byte, n); copy(b, s); return b }
-	model, hw := "NEO-M8T", "00080000"
-	if v, _ := ubx.ParseProtocol(protver); v >= 2700 {
-		model, hw = "ZED-F9T", "00190000"
-	}
-	var p []byte
-	p = append(p, field("ROM CORE 3.01 (107888)", 30)...)
-	p = append(p, field(hw, 10)...)
-	for _, ext := range []string{"FWVER=TIM 1.10", "PROTVER=" + protver, "MOD=" + model} {
-		p = append(p, field(ext, 30)...)
-	}
-	f, _ := ubx.AppendFrame(nil, ubx.ClassMON, ubx.IDMonVER, p)
-	return f
 }

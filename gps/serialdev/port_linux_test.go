@@ -306,18 +306,6 @@ func (f *fakeUblox) frames() [][]byte {
 	return append([][]byte(nil), f.received...)
 }
 
-func monVer(protver string) []byte {
-	field := func(s string, n int) []byte { b := make([]byte, n); copy(b, s); return b }
-	var p []byte
-	p = append(p, field("ROM CORE 3.01 (107888)", 30)...)
-	p = append(p, field("00080000", 10)...)
-	for _, ext := range []string{"FWVER=TIM 1.10", "PROTVER=" + protver, "MOD=NEO-M8T"} {
-		p = append(p, field(ext, 30)...)
-	}
-	f, _ := ubx.AppendFrame(nil, ubx.ClassMON, ubx.IDMonVER, p)
-	return f
-}
-
 func (f *fakeUblox) run(ctx context.Context) {
 	buf := make([]byte, 4096)
 	var pending []byte
@@ -328,34 +316,18 @@ func (f *fakeUblox) run(ctx context.Context) {
 		}
 		pending = append(pending, buf[:n]...)
 		for {
-			i := bytes.Index(pending, []byte{0xB5, 0x62})
-			if i < 0 || len(pending) < i+8 {
+			fr, rest, ok := ubx.NextFrame(pending)
+			pending = rest
+			if !ok {
 				break
 			}
-			l := int(pending[i+4]) | int(pending[i+5])<<8
-			if len(pending) < i+8+l {
-				break
-			}
-			fr := append([]byte(nil), pending[i:i+8+l]...)
-			pending = pending[i+8+l:]
 			f.mu.Lock()
-			f.received = append(f.received, fr)
+			f.received = append(f.received, append([]byte(nil), fr...))
 			f.mu.Unlock()
-			class, id := fr[2], fr[3]
-			var reply []byte
-			switch {
-			case class == ubx.ClassMON && id == ubx.IDMonVER && l == 0:
-				reply = monVer(f.protver)
-			case class == ubx.ClassCFG:
-				var key [4]byte
-				key[0], key[1] = class, id
-				copy(key[2:], fr[6:6+min(l, 2)])
-				ackID := byte(0x01)
-				if f.nak[key] {
-					ackID = 0x00
-				}
-				reply, _ = ubx.AppendFrame(nil, ubx.ClassACK, ackID, []byte{class, id})
-			}
+			var key [4]byte
+			copy(key[:], fr[2:4])
+			copy(key[2:], fr[6:len(fr)-2])
+			reply := ubx.Answer(fr, f.protver, f.nak[key])
 			// Some NMEA around the reply, as a receiver keeps talking.
 			f.master.Write(append(append([]byte(sentRMC), reply...), sentGGA...))
 		}
@@ -365,12 +337,13 @@ func (f *fakeUblox) run(ctx context.Context) {
 func TestConfigureUblox(t *testing.T) {
 	for _, tc := range []struct {
 		protver, method string
+		model           string // what ubx.MonVER announces for protver
 		nak             [4]byte
 		wantErr         string
 		frames          int // MON-VER poll + plan steps
 	}{
-		{"18.00", "legacy CFG", [4]byte{ubx.ClassCFG, ubx.IDCfgMSG, ubx.ClassNAV, ubx.IDNavTimeUTC}, "CFG-MSG NAV-TIMEUTC: rejected by the receiver (ACK-NAK)", 1 + 6},
-		{"27.12", "CFG-VALSET", [4]byte{}, "", 1 + 4},
+		{"18.00", "legacy CFG", "NEO-M8T", [4]byte{ubx.ClassCFG, ubx.IDCfgMSG, ubx.ClassNAV, ubx.IDNavTimeUTC}, "CFG-MSG NAV-TIMEUTC: rejected by the receiver (ACK-NAK)", 1 + 6},
+		{"27.12", "CFG-VALSET", "ZED-F9T", [4]byte{}, "", 1 + 4},
 	} {
 		t.Run(tc.protver, func(t *testing.T) {
 			master, path := newPTY(t, 9600)
@@ -405,10 +378,10 @@ func TestConfigureUblox(t *testing.T) {
 				}
 			}
 			// The receiver's bytes, MON-VER and ACKs included, all reached the daemon's side too.
-			if !strings.Contains(c.String(), "MOD=NEO-M8T") {
+			if !strings.Contains(c.String(), "MOD="+tc.model) {
 				t.Error("MON-VER not delivered to emit")
 			}
-			if !logs.contains("NEO-M8T (protocol " + tc.protver + ")") {
+			if !logs.contains(tc.model + " (protocol " + tc.protver + ")") {
 				t.Errorf("log lacks the receiver: %q", logs.String())
 			}
 		})

@@ -103,26 +103,15 @@ func (f *fakeReceiver) listen(ctx context.Context) {
 		}
 		pending = append(pending, buf[:n]...)
 		for {
-			i := bytes.Index(pending, []byte{0xB5, 0x62})
-			if i < 0 || len(pending) < i+8 {
+			fr, rest, ok := ubx.NextFrame(pending)
+			pending = rest
+			if !ok {
 				break
 			}
-			l := int(pending[i+4]) | int(pending[i+5])<<8
-			if len(pending) < i+8+l {
-				break
-			}
-			fr := append([]byte(nil), pending[i:i+8+l]...)
-			pending = pending[i+8+l:]
 			f.mu.Lock()
-			f.received = append(f.received, fr)
+			f.received = append(f.received, append([]byte(nil), fr...))
 			f.mu.Unlock()
-			var reply []byte
-			switch {
-			case fr[2] == ubx.ClassMON && fr[3] == ubx.IDMonVER && l == 0:
-				reply = monVer18()
-			case fr[2] == ubx.ClassCFG:
-				reply, _ = ubx.AppendFrame(nil, ubx.ClassACK, 0x01, []byte{fr[2], fr[3]})
-			}
+			reply := ubx.Answer(fr, "18.00", false)
 			if reply != nil {
 				go f.write(ctx, reply)
 			}
@@ -134,16 +123,4 @@ func (f *fakeReceiver) frames() [][]byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([][]byte(nil), f.received...)
-}
-
-func monVer18() []byte {
-	field := func(s string, n int) []byte { b := make([]byte, n); copy(b, s); return b }
-	var p []byte
-	p = append(p, field("ROM CORE 3.01 (107888)", 30)...)
-	p = append(p, field("00080000", 10)...)
-	for _, ext := range []string{"FWVER=TIM 1.10", "PROTVER=18.00", "MOD=NEO-M8T"} {
-		p = append(p, field(ext, 30)...)
-	}
-	fr, _ := ubx.AppendFrame(nil, ubx.ClassMON, ubx.IDMonVER, p)
-	return fr
 }
