@@ -224,39 +224,24 @@ func (c *DACConfig) fill() {
 	if c.CalStep == 0 {
 		c.CalStep = max((c.MaxCode-c.MinCode)/8, 1)
 	}
-	dur := func(v *time.Duration, def time.Duration) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	num := func(v *float64, def float64) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	cnt := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	dur(&c.CalSegment, d.CalSegment)
-	dur(&c.SyncThreshold, d.SyncThreshold)
-	dur(&c.SyncHoldoff, d.SyncHoldoff)
-	dur(&c.MeasurementNoise, d.MeasurementNoise)
-	num(&c.WanderPPBPerSqrtS, d.WanderPPBPerSqrtS)
-	dur(&c.PhaseNoise, d.PhaseNoise)
-	dur(&c.SlewTime, d.SlewTime)
-	num(&c.GainUncertainty, d.GainUncertainty)
-	num(&c.GateSigmas, d.GateSigmas)
-	cnt(&c.GateReset, d.GateReset)
-	dur(&c.LockThreshold, d.LockThreshold)
-	cnt(&c.LockSamples, d.LockSamples)
-	dur(&c.UnlockThreshold, d.UnlockThreshold)
-	cnt(&c.UnlockSamples, d.UnlockSamples)
-	dur(&c.HoldoverAfter, d.HoldoverAfter)
-	num(&c.BoundSigmas, d.BoundSigmas)
-	num(&c.DriftPPBPerHour, d.DriftPPBPerHour)
-	dur(&c.BoundFloor, d.BoundFloor)
+	orDefault(&c.CalSegment, d.CalSegment)
+	orDefault(&c.SyncThreshold, d.SyncThreshold)
+	orDefault(&c.SyncHoldoff, d.SyncHoldoff)
+	orDefault(&c.MeasurementNoise, d.MeasurementNoise)
+	orDefault(&c.WanderPPBPerSqrtS, d.WanderPPBPerSqrtS)
+	orDefault(&c.PhaseNoise, d.PhaseNoise)
+	orDefault(&c.SlewTime, d.SlewTime)
+	orDefault(&c.GainUncertainty, d.GainUncertainty)
+	orDefault(&c.GateSigmas, d.GateSigmas)
+	orDefault(&c.GateReset, d.GateReset)
+	orDefault(&c.LockThreshold, d.LockThreshold)
+	orDefault(&c.LockSamples, d.LockSamples)
+	orDefault(&c.UnlockThreshold, d.UnlockThreshold)
+	orDefault(&c.UnlockSamples, d.UnlockSamples)
+	orDefault(&c.HoldoverAfter, d.HoldoverAfter)
+	orDefault(&c.BoundSigmas, d.BoundSigmas)
+	orDefault(&c.DriftPPBPerHour, d.DriftPPBPerHour)
+	orDefault(&c.BoundFloor, d.BoundFloor)
 }
 
 // Validate reports the first unusable setting.

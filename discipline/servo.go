@@ -104,48 +104,41 @@ func DefaultConfig() Config {
 	}
 }
 
+// orDefault sets *v to def when it holds its type's zero value: an unset configuration field.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
 func (c *Config) fill() {
 	d := DefaultConfig()
-	dur := func(v *time.Duration, def time.Duration) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	num := func(v *float64, def float64) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	cnt := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	dur(&c.StepThreshold, d.StepThreshold)
-	dur(&c.LockThreshold, d.LockThreshold)
-	cnt(&c.LockSamples, d.LockSamples)
-	dur(&c.UnlockThreshold, d.UnlockThreshold)
-	cnt(&c.UnlockSamples, d.UnlockSamples)
-	cnt(&c.PanicSamples, d.PanicSamples)
-	dur(&c.HoldoverAfter, d.HoldoverAfter)
-	dur(&c.MeasurementNoise, d.MeasurementNoise)
-	num(&c.WanderPPMPerSqrtS, d.WanderPPMPerSqrtS)
-	dur(&c.PhaseNoise, d.PhaseNoise)
-	dur(&c.SlewTime, d.SlewTime)
-	num(&c.GateSigmas, d.GateSigmas)
-	cnt(&c.GateReset, d.GateReset)
-	num(&c.BoundSigmas, d.BoundSigmas)
-	num(&c.HoldoverSigmas, d.HoldoverSigmas)
-	num(&c.DriftPPMPerHour, d.DriftPPMPerHour)
-	num(&c.MaxDriftPPM, d.MaxDriftPPM)
-	dur(&c.TempSensorLag, d.TempSensorLag)
-	dur(&c.HoldoverStratum1Limit, d.HoldoverStratum1Limit)
-	dur(&c.HoldoverUnsyncLimit, d.HoldoverUnsyncLimit)
+	orDefault(&c.StepThreshold, d.StepThreshold)
+	orDefault(&c.LockThreshold, d.LockThreshold)
+	orDefault(&c.LockSamples, d.LockSamples)
+	orDefault(&c.UnlockThreshold, d.UnlockThreshold)
+	orDefault(&c.UnlockSamples, d.UnlockSamples)
+	orDefault(&c.PanicSamples, d.PanicSamples)
+	orDefault(&c.HoldoverAfter, d.HoldoverAfter)
+	orDefault(&c.MeasurementNoise, d.MeasurementNoise)
+	orDefault(&c.WanderPPMPerSqrtS, d.WanderPPMPerSqrtS)
+	orDefault(&c.PhaseNoise, d.PhaseNoise)
+	orDefault(&c.SlewTime, d.SlewTime)
+	orDefault(&c.GateSigmas, d.GateSigmas)
+	orDefault(&c.GateReset, d.GateReset)
+	orDefault(&c.BoundSigmas, d.BoundSigmas)
+	orDefault(&c.HoldoverSigmas, d.HoldoverSigmas)
+	orDefault(&c.DriftPPMPerHour, d.DriftPPMPerHour)
+	orDefault(&c.MaxDriftPPM, d.MaxDriftPPM)
+	orDefault(&c.TempSensorLag, d.TempSensorLag)
+	orDefault(&c.HoldoverStratum1Limit, d.HoldoverStratum1Limit)
+	orDefault(&c.HoldoverUnsyncLimit, d.HoldoverUnsyncLimit)
 	if c.HoldoverStratum == 0 {
 		c.HoldoverStratum = d.HoldoverStratum
 	}
-	num(&c.MaxFrequencyPPM, d.MaxFrequencyPPM)
-	num(&c.InitialErrorPPM, c.MaxFrequencyPPM/5)
+	orDefault(&c.MaxFrequencyPPM, d.MaxFrequencyPPM)
+	orDefault(&c.InitialErrorPPM, c.MaxFrequencyPPM/5)
 	if c.Precision == 0 {
 		c.Precision = d.Precision
 	}
