@@ -119,7 +119,7 @@ func update(ctx context.Context, t updateTarget, imagePath string, out io.Writer
 
 	// gokrazy answers 401 to a wrong password on every endpoint; ask a harmless one first, so a wrong
 	// password is reported before anything is written.
-	if err := t.gokrazy(ctx, http.MethodGet, "/update/features", nil, 0); err != nil {
+	if _, err := t.gokrazy(ctx, t.client, http.MethodGet, "/update/features", nil, 0); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "uploading the root file system into slot %d ...\n", ota.Other(before.Booted))
@@ -175,51 +175,37 @@ func agentStatus(ctx context.Context, t updateTarget) (ota.AgentStatus, error) {
 	return st, nil
 }
 
-// gokrazy calls one of gokrazy's update endpoints with the password.
-func (t updateTarget) gokrazy(ctx context.Context, method, path string, body io.Reader, size int64) error {
+// gokrazy calls one of gokrazy's update endpoints with the password and returns the start of its answer.
+func (t updateTarget) gokrazy(ctx context.Context, client *http.Client, method, path string, body io.Reader, size int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, t.url(t.gokrazyPort, path), body)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	req.ContentLength = size
 	req.SetBasicAuth("gokrazy", t.password)
-	resp, err := t.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("gokrazy's update API at %s: %w", t.url(t.gokrazyPort, ""), err)
+		return nil, fmt.Errorf("gokrazy's update API at %s: %w", t.url(t.gokrazyPort, ""), err)
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("the box refused the password from -password-file (gokrazy said %s)", resp.Status)
+		return nil, fmt.Errorf("the box refused the password from -password-file (gokrazy said %s)", resp.Status)
 	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("gokrazy %s %s: %s", method, path, resp.Status)
+		return nil, fmt.Errorf("gokrazy %s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(answer)))
 	}
-	return nil
+	return answer, nil
 }
 
 // putRoot streams the root into the inactive slot with gokrazy's PUT /update/root and checks the SHA-256 the
 // box computed over what it wrote.
 func (t updateTarget) putRoot(ctx context.Context, u *image.Update) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.url(t.gokrazyPort, "/update/root"), u.Root())
+	answer, err := t.gokrazy(ctx, &http.Client{Timeout: 30 * time.Minute}, http.MethodPut, "/update/root", u.Root(), u.RootSize)
 	if err != nil {
-		return err
+		return fmt.Errorf("upload interrupted or refused: %w", err)
 	}
-	req.ContentLength = u.RootSize
-	req.SetBasicAuth("gokrazy", t.password)
-	client := &http.Client{Timeout: 30 * time.Minute}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("upload interrupted: %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("the box refused the password (gokrazy said %s)", resp.Status)
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("upload failed: %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	if got := strings.TrimSpace(string(body)); got != u.RootSHA {
+	if got := strings.TrimSpace(string(answer)); got != u.RootSHA {
 		return fmt.Errorf("the box wrote sha256 %.16s, not the image's %.16s", got, u.RootSHA)
 	}
 	return nil

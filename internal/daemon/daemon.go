@@ -92,9 +92,8 @@ type Core struct {
 	holdStratum1, holdUnsync time.Duration
 	holdStratum              uint8
 
-	nmea         *NMEATime // nil: PPS edges time the seconds
-	nmeaLast     timebase.Instant
-	nmeaRejected uint64
+	nmea     *NMEATime // nil: PPS edges time the seconds
+	nmeaLast timebase.Instant
 
 	temp discipline.TempFit // with a DAC loop: the last reading only (see Temperature)
 

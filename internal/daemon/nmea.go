@@ -55,8 +55,7 @@ func (c *Core) nmeaSample(l timebase.TimeLabel) (at timebase.Instant, off time.D
 		return 0, 0, false
 	}
 	if c.nmeaLast != 0 && l.Second <= c.nmeaLast {
-		c.nmeaRejected++
-		return 0, 0, false
+		return 0, 0, false // the decoder counts these (GPS repeats and time jumps in the status)
 	}
 	c.nmeaLast = l.Second
 	at = l.Received - timebase.Instant(c.nmea.Delay)
