@@ -3,6 +3,7 @@ package ota
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -40,19 +41,29 @@ func ParseRecord(b []byte) (Record, error) {
 	if err := dec.Decode(&r); err != nil {
 		return Record{}, fmt.Errorf("ota: update record: %w", err)
 	}
-	switch r.State {
-	case StateTrying, StateCommitted, StateRolledBack:
-	default:
-		return Record{}, fmt.Errorf("ota: update record has state %q", truncate(r.State, 30))
-	}
-	if (r.From != SlotA && r.From != SlotB) || r.To != Other(r.From) {
-		return Record{}, fmt.Errorf("ota: update record names slots %d -> %d", r.From, r.To)
+	if err := r.check(); err != nil {
+		return Record{}, fmt.Errorf("ota: update record %w", err)
 	}
 	if r.Deadline <= 0 || r.Deadline > 24*time.Hour {
 		return Record{}, fmt.Errorf("ota: update record deadline %v is out of range", r.Deadline)
 	}
 	return r, nil
 }
+
+// check refuses a record whose state or slots mean nothing; the caller names the record.
+func (r Record) check() error {
+	switch r.State {
+	case StateTrying, StateCommitted, StateRolledBack:
+	default:
+		return fmt.Errorf("has state %q", truncate(r.State, 30))
+	}
+	if !validSlot(r.From) || r.To != Other(r.From) {
+		return fmt.Errorf("names slots %d -> %d", r.From, r.To)
+	}
+	return nil
+}
+
+func validSlot(s int) bool { return s == SlotA || s == SlotB }
 
 // Health is the verdict on gpsntpd's status in a trial boot.
 type Health struct {
@@ -176,7 +187,7 @@ func (j *Judgement) Observe(now time.Time, h Health, err error) (Verdict, string
 type AgentStatus struct {
 	Booted     int     `json:"booted_slot"`
 	Default    int     `json:"default_slot"`
-	Phase      string  `json:"phase"` // "normal" or "trial"
+	Phase      string  `json:"phase"` // PhaseNormal or PhaseTrial
 	TrialLeftS float64 `json:"trial_left_s,omitempty"`
 	Health     string  `json:"health,omitempty"`
 	// Info describes the image as flashed (the boot partition's gpsntp.txt: its kernel and board);
@@ -184,4 +195,35 @@ type AgentStatus struct {
 	Info           *Info   `json:"image,omitempty"`
 	RunningVersion string  `json:"running_version,omitempty"`
 	Record         *Record `json:"last_update,omitempty"`
+}
+
+// The phases AgentStatus names.
+const (
+	PhaseNormal = "normal"
+	PhaseTrial  = "trial"
+)
+
+// ParseAgentStatus decodes and checks a GET /ota/status document (errors read "... its status ...", for the
+// caller to name the agent). Unknown keys are allowed (a newer agent
+// may say more); values a reader would show wrongly are refused.
+func ParseAgentStatus(b []byte) (AgentStatus, error) {
+	var st AgentStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		return AgentStatus{}, fmt.Errorf("decoding its status: %w", err)
+	}
+	if st.Phase != PhaseNormal && st.Phase != PhaseTrial {
+		return AgentStatus{}, fmt.Errorf("its status has phase %q (want normal or trial)", truncate(st.Phase, 30))
+	}
+	if !validSlot(st.Booted) || !validSlot(st.Default) {
+		return AgentStatus{}, fmt.Errorf("its status names slots %d (booted) and %d (default), want %d or %d", st.Booted, st.Default, SlotA, SlotB)
+	}
+	if math.IsNaN(st.TrialLeftS) || math.IsInf(st.TrialLeftS, 0) {
+		return AgentStatus{}, fmt.Errorf("its status has trial_left_s %v", st.TrialLeftS)
+	}
+	if st.Record != nil {
+		if err := st.Record.check(); err != nil {
+			return AgentStatus{}, fmt.Errorf("its last update %w", err)
+		}
+	}
+	return st, nil
 }

@@ -164,9 +164,9 @@ func newAgent(o options, logger *log.Logger, reboot func(tryboot bool) error) (*
 
 func phaseName(p ota.Phase) string {
 	if p == ota.Trial {
-		return "trial"
+		return ota.PhaseTrial
 	}
-	return "normal"
+	return ota.PhaseNormal
 }
 
 func (a *agent) readBoot(path string) ([]byte, error) {

@@ -102,7 +102,7 @@ func update(ctx context.Context, t updateTarget, imagePath string, out io.Writer
 	if err != nil {
 		return err
 	}
-	if before.Phase == "trial" {
+	if before.Phase == ota.PhaseTrial {
 		return fmt.Errorf("the box is judging a trial boot already (%.0f s left); wait for its verdict", before.TrialLeftS)
 	}
 	if before.Info == nil {
@@ -169,8 +169,12 @@ func agentStatus(ctx context.Context, t updateTarget) (ota.AgentStatus, error) {
 	if resp.StatusCode != http.StatusOK {
 		return st, fmt.Errorf("gpsntp-ota on %s: %s", t.host, resp.Status)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&st); err != nil {
-		return st, fmt.Errorf("gpsntp-ota's status: %w", err)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return st, fmt.Errorf("gpsntp-ota on %s: %w", t.host, err)
+	}
+	if st, err = ota.ParseAgentStatus(b); err != nil {
+		return st, fmt.Errorf("gpsntp-ota on %s: %w", t.host, err)
 	}
 	return st, nil
 }

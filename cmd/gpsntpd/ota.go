@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -165,7 +164,7 @@ func (p *otaPoller) fetch(ctx context.Context) (ota.AgentStatus, error) {
 	if len(body) > otaMaxBody {
 		return ota.AgentStatus{}, fmt.Errorf("gpsntp-ota at %s: answer longer than %d bytes", p.url, otaMaxBody)
 	}
-	st, err := parseAgentStatus(body)
+	st, err := ota.ParseAgentStatus(body)
 	if err != nil {
 		return ota.AgentStatus{}, fmt.Errorf("gpsntp-ota at %s: %w", p.url, err)
 	}
@@ -198,37 +197,6 @@ func firstLine(b []byte, n int) string {
 	return s
 }
 
-// parseAgentStatus decodes and checks gpsntp-ota's GET /ota/status document. Unknown keys are allowed (a
-// newer agent may say more); values the page would show wrongly are refused.
-func parseAgentStatus(b []byte) (ota.AgentStatus, error) {
-	var st ota.AgentStatus
-	if err := json.Unmarshal(b, &st); err != nil {
-		return ota.AgentStatus{}, fmt.Errorf("decoding its status: %w", err)
-	}
-	if st.Phase != "normal" && st.Phase != "trial" {
-		return ota.AgentStatus{}, fmt.Errorf("its status has phase %q (want normal or trial)", clip(st.Phase, 30))
-	}
-	if !validSlot(st.Booted) || !validSlot(st.Default) {
-		return ota.AgentStatus{}, fmt.Errorf("its status names slots %d (booted) and %d (default), want %d or %d", st.Booted, st.Default, ota.SlotA, ota.SlotB)
-	}
-	if math.IsNaN(st.TrialLeftS) || math.IsInf(st.TrialLeftS, 0) {
-		return ota.AgentStatus{}, fmt.Errorf("its status has trial_left_s %v", st.TrialLeftS)
-	}
-	if r := st.Record; r != nil {
-		switch r.State {
-		case ota.StateTrying, ota.StateCommitted, ota.StateRolledBack:
-		default:
-			return ota.AgentStatus{}, fmt.Errorf("its last update has state %q", clip(r.State, 30))
-		}
-		if !validSlot(r.From) || r.To != ota.Other(r.From) {
-			return ota.AgentStatus{}, fmt.Errorf("its last update names slots %d -> %d", r.From, r.To)
-		}
-	}
-	return st, nil
-}
-
-func validSlot(s int) bool { return s == ota.SlotA || s == ota.SlotB }
-
 func clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
@@ -260,7 +228,7 @@ func updateSection(doc *ota.AgentStatus, at time.Time, err error, now time.Time)
 		return u
 	}
 	u.BootedSlot, u.DefaultSlot, u.Phase = doc.Booted, doc.Default, doc.Phase
-	if doc.Phase == "trial" {
+	if doc.Phase == ota.PhaseTrial {
 		// The agent said how long was left when it answered; the page may be read up to a poll later.
 		u.TrialLeftS = math.Max(0, math.Round(doc.TrialLeftS-now.Sub(at).Seconds()))
 		u.Health = doc.Health

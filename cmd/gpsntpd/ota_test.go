@@ -336,7 +336,7 @@ func FuzzParseAgentStatus(f *testing.F) {
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"phase":"normal","booted_slot":2,"default_slot":3} trailing`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		st, err := parseAgentStatus(b)
+		st, err := ota.ParseAgentStatus(b)
 		if err != nil {
 			return
 		}
@@ -355,3 +355,5 @@ func FuzzParseAgentStatus(f *testing.F) {
 		}
 	})
 }
+
+func validSlot(s int) bool { return s == ota.SlotA || s == ota.SlotB }
