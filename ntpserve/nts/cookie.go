@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/gpsntp/gpsntp/internal/timebase"
@@ -21,7 +22,7 @@ type SessionKeys struct {
 func NewSessionKeys(alg AlgorithmID, c2s, s2c []byte) (SessionKeys, error) {
 	var k SessionKeys
 	kl := alg.KeyLen()
-	if kl == 0 {
+	if !alg.Supported() {
 		return k, fmt.Errorf("nts.NewSessionKeys(%v): %w", alg, ErrAlgorithm)
 	}
 	if len(c2s) != kl || len(s2c) != kl {
@@ -54,7 +55,7 @@ type KeyPolicy struct {
 	// Lifetime is how long cookies stay valid after their key stopped sealing (default 48 h): a client
 	// that has not talked to us for longer must redo NTS-KE.
 	Lifetime time.Duration
-	// AEAD seals cookies (default AES-SIV-CMAC-256).
+	// AEAD seals cookies (default AES-256-GCM; any algorithm NewAEAD makes).
 	AEAD AlgorithmID
 }
 
@@ -66,7 +67,7 @@ func (p KeyPolicy) withDefaults() KeyPolicy {
 		p.Lifetime = 48 * time.Hour
 	}
 	if p.AEAD == 0 {
-		p.AEAD = AESSIVCMAC256
+		p.AEAD = AES256GCM
 	}
 	return p
 }
@@ -77,7 +78,7 @@ func (p KeyPolicy) Validate() error {
 	if p.Rotation < time.Minute || p.Lifetime < 0 || p.Lifetime > 30*24*time.Hour {
 		return fmt.Errorf("nts.KeyPolicy: rotation %v (at least 1m) or lifetime %v (0..720h) out of range", p.Rotation, p.Lifetime)
 	}
-	if !p.AEAD.Supported() {
+	if p.AEAD.KeyLen() == 0 {
 		return fmt.Errorf("nts.KeyPolicy: %w", ErrAlgorithm)
 	}
 	return nil
@@ -97,7 +98,32 @@ type KeySet struct {
 type masterKey struct {
 	MasterKey
 	aead AEAD
+	// sealed counts the cookies this key sealed in this process. Sets made by Rotate share it (a pointer),
+	// so the count follows the key. It is nil for a key read by UnmarshalKeySet: another process may have
+	// sealed with it, so an AES-256-GCM key that comes from storage never seals again (see exhausted).
+	sealed *atomic.Uint64
 }
+
+// gcmSealLimit is how many cookies one AES-256-GCM master key seals before it must be replaced. Its nonces
+// are random (96 bits), and q of them repeat with probability below q*q/2^97; NIST SP 800-38D caps such
+// keys at 2^32 messages. Rotate replaces a key at 2^31, and RotateKeys (ntske) checks at least hourly,
+// which at the most cookies this server can seal (about a million a second) stays below 2^33 and so the
+// chance of a repeat below 2^-31. A repeat would not expose other clients' cookies anyway: it would let the
+// attacker who holds both cookies forge cookies under that key, with session keys of its own choosing,
+// which a handshake gives anybody.
+const gcmSealLimit = 1 << 31
+
+// exhausted reports whether the key must not seal any more cookies, or only until Rotate replaces it.
+func (m *masterKey) exhausted() bool {
+	if m.AEAD != AES256GCM {
+		return false // AES-SIV is nonce-misuse resistant: a repeated random nonce reveals only equality
+	}
+	return m.sealed == nil || m.sealed.Load() >= gcmSealLimit
+}
+
+// ErrKeyNotSealing: the sealing key of the set was read from storage and is AES-256-GCM, so it may only
+// open cookies (see masterKey.sealed); call Rotate, as ntske.LoadKeySet does, to get a fresh one.
+var ErrKeyNotSealing = errors.New("nts: the newest master key came from storage and may not seal: rotate the key set")
 
 // Errors about cookies and key sets.
 var (
@@ -133,6 +159,7 @@ func (ks *KeySet) withNewKey(now timebase.Instant, rand io.Reader) (*KeySet, err
 			if err != nil {
 				return nil, err
 			}
+			mk.sealed = new(atomic.Uint64)
 			next.keys[len(next.keys)-1] = mk
 			return next, nil
 		}
@@ -169,9 +196,14 @@ func (ks *KeySet) Keys() []MasterKey {
 	return out
 }
 
-// NextRotation returns when Rotate will next change the set.
+// NextRotation returns when Rotate will next change the set: the newest key's creation time when that
+// key must already be replaced (an AES-256-GCM key from storage, or one that sealed gcmSealLimit cookies).
 func (ks *KeySet) NextRotation() timebase.Instant {
-	return ks.keys[len(ks.keys)-1].Created.Add(ks.policy.Rotation)
+	cur := ks.current()
+	if cur.exhausted() {
+		return cur.Created
+	}
+	return cur.Created.Add(ks.policy.Rotation)
 }
 
 // Rotate returns the set as it should be at now: with a fresh sealing key if the current one is Rotation
@@ -179,9 +211,11 @@ func (ks *KeySet) NextRotation() timebase.Instant {
 // A clock step backwards never removes keys; it delays the next rotation.
 func (ks *KeySet) Rotate(now timebase.Instant, rand io.Reader) (*KeySet, error) {
 	next := ks
-	if now >= ks.NextRotation() {
+	if now >= ks.NextRotation() || ks.current().exhausted() {
 		var err error
-		if next, err = ks.withNewKey(now, rand); err != nil {
+		// An exhausted key is replaced whatever the clock says; after a step backwards the new key still
+		// carries a creation time no earlier than the old one's, so that the set stays in order.
+		if next, err = ks.withNewKey(max(now, ks.current().Created), rand); err != nil {
 			return ks, err
 		}
 	}
@@ -204,12 +238,15 @@ func (ks *KeySet) Rotate(now timebase.Instant, rand io.Reader) (*KeySet, error) 
 // Cookie layout, all ours to choose (RFC 8915 section 6 only suggests one):
 //
 //	+---------------+--------------------+-------------------------------------------+
-//	| key id (4)    | nonce (16, or 12)  | sealed: AEAD id (2) | 0 (2) | C2S | S2C   |
+//	| key id (4)    | nonce (12, or 16)  | sealed: AEAD id (2) | 0 (2) | C2S | S2C   |
 //	+---------------+--------------------+-------------------------------------------+
 //
 // The key id travels in the clear so that the right master key can be found; it is also the sealing's
-// associated data, so it cannot be swapped. The two zero bytes keep every cookie length a multiple of
-// 4 (chrony rejects others): 104 bytes for AES-SIV-CMAC-256 sessions under an AES-SIV-CMAC-256 master key.
+// associated data, so it cannot be swapped. The nonce is random: a counter would be unique for free but
+// would let an observer link the cookies of one client across its addresses, which NTS exists to prevent
+// (RFC 8915 section 10.1). The two zero bytes keep every cookie length a multiple of 4 (chrony rejects
+// others): 100 bytes for AES-SIV-CMAC-256 sessions under an AES-256-GCM master key (the sealed part is
+// ciphertext | tag), 104 under an AES-SIV-CMAC-256 one (synthetic IV | ciphertext).
 const cookiePlainHeader = 4
 
 // CookieLen returns the length of a cookie for a session of alg sealed by the current master key.
@@ -240,6 +277,14 @@ func (ks *KeySet) appendCookie(dst []byte, k *SessionKeys, nonce []byte, sc *scr
 	if len(nonce) < ns {
 		return dst, fmt.Errorf("nts.KeySet.AppendCookie: %d-byte nonce: %w", len(nonce), ErrNonce)
 	}
+	if m.AEAD == AES256GCM {
+		// Past gcmSealLimit the key goes on sealing until the next Rotate: refusing would let a client
+		// that spends cookies fast enough stop NTS for everybody until then.
+		if m.sealed == nil {
+			return dst, fmt.Errorf("nts.KeySet.AppendCookie: key %08x: %w", m.ID, ErrKeyNotSealing)
+		}
+		m.sealed.Add(1)
+	}
 	pt := grow(*scratch, cookiePlainHeader+2*kl)
 	*scratch = pt
 	binary.BigEndian.PutUint16(pt[:2], uint16(k.AEAD))
@@ -249,7 +294,11 @@ func (ks *KeySet) appendCookie(dst []byte, k *SessionKeys, nonce []byte, sc *scr
 	start := len(dst)
 	dst = binary.BigEndian.AppendUint32(dst, m.ID)
 	dst = append(dst, nonce[:ns]...)
-	dst = sealWith(m.aead, sc, dst, nonce[:ns], pt, dst[start:start+4])
+	if g, ok := m.aead.(*gcm); ok {
+		dst = g.Seal(dst, nonce[:ns], pt, dst[start:start+4])
+	} else {
+		dst = sealWith(m.aead, sc, dst, nonce[:ns], pt, dst[start:start+4])
+	}
 	clear(pt)
 	return dst, nil
 }
@@ -277,16 +326,28 @@ func (ks *KeySet) openCookie(cookie []byte, sc *scratch, scratch *[]byte) (Sessi
 	if len(cookie) < over || len(cookie) > over+128 {
 		return k, ErrCookie
 	}
-	buf := grow(*scratch, len(cookie))
-	*scratch = buf
-	pt, err := openWith(m.aead, sc, buf[:0], cookie[4:4+ns], cookie[4+ns:], cookie[:4])
+	var pt []byte
+	var err error
+	if g, ok := m.aead.(*gcm); ok {
+		// crypto/cipher's GCM is reached through an interface, which would make the request holding the
+		// cookie escape to the heap; a copy in the scratch buffer goes instead.
+		buf := grow(*scratch, 2*len(cookie))
+		*scratch = buf
+		c := buf[len(cookie):]
+		copy(c, cookie)
+		pt, err = g.Open(buf[:0], c[4:4+ns], c[4+ns:], c[:4])
+	} else {
+		buf := grow(*scratch, len(cookie))
+		*scratch = buf
+		pt, err = openWith(m.aead, sc, buf[:0], cookie[4:4+ns], cookie[4+ns:], cookie[:4])
+	}
 	if err != nil {
 		return k, ErrCookie
 	}
 	defer clear(pt)
 	alg := AlgorithmID(binary.BigEndian.Uint16(pt))
 	kl := alg.KeyLen()
-	if kl == 0 || len(pt) != cookiePlainHeader+2*kl || pt[2] != 0 || pt[3] != 0 {
+	if !alg.Supported() || len(pt) != cookiePlainHeader+2*kl || pt[2] != 0 || pt[3] != 0 {
 		return k, ErrCookie
 	}
 	k.AEAD = alg

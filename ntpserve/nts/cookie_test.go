@@ -17,7 +17,7 @@ func testKeys(t testing.TB, alg AlgorithmID, seed byte) SessionKeys {
 }
 
 func TestCookieRoundTrip(t *testing.T) {
-	for _, master := range []AlgorithmID{AESSIVCMAC256, AESSIVCMAC512, AES128GCMSIV} {
+	for _, master := range []AlgorithmID{AES256GCM, AESSIVCMAC256, AESSIVCMAC512, AES128GCMSIV} {
 		ks, err := NewKeySet(KeyPolicy{AEAD: master}, t0, testRand(1))
 		if err != nil {
 			t.Fatal(err)
@@ -166,5 +166,135 @@ func TestKeySetMarshal(t *testing.T) {
 	}
 	if _, err := UnmarshalKeySet(b, KeyPolicy{Rotation: time.Second}); err == nil {
 		t.Fatal("invalid policy accepted")
+	}
+}
+
+// The default master key is AES-256-GCM, a cookie-only algorithm: it seals 100-byte cookies for
+// AES-SIV-CMAC-256 sessions, and no cookie may carry it as a session algorithm.
+func TestGCMCookies(t *testing.T) {
+	ks, err := NewKeySet(KeyPolicy{}, t0, testRand(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ks.Keys()[0].AEAD; got != AES256GCM {
+		t.Fatalf("default master key %v", got)
+	}
+	if n := ks.CookieLen(AESSIVCMAC256); n != 100 {
+		t.Fatalf("cookie length %d, want 100", n)
+	}
+	if AES256GCM.Supported() {
+		t.Fatal("AES-256-GCM must not be negotiable for sessions")
+	}
+	if _, err := NewSessionKeys(AES256GCM, make([]byte, 32), make([]byte, 32)); !errors.Is(err, ErrAlgorithm) {
+		t.Fatalf("session keys for AES-256-GCM: %v", err)
+	}
+	// A cookie sealed by our own key but naming AES-256-GCM as its session algorithm is refused.
+	m := ks.current()
+	pt := make([]byte, cookiePlainHeader+64)
+	pt[1] = byte(AES256GCM)
+	c := []byte{byte(m.ID >> 24), byte(m.ID >> 16), byte(m.ID >> 8), byte(m.ID)}
+	nonce := bytes.Repeat([]byte{5}, 12)
+	c = append(c, nonce...)
+	c = m.aead.(*gcm).Seal(c, nonce, pt, c[:4])
+	if _, err := ks.OpenCookie(c); !errors.Is(err, ErrCookie) {
+		t.Fatalf("cookie naming AES-256-GCM opened: %v", err)
+	}
+}
+
+// An AES-256-GCM key read from storage may have sealed cookies in another process, with random nonces that
+// were not counted here: it opens cookies but never seals again, and Rotate replaces it at once.
+func TestGCMKeyFromStorage(t *testing.T) {
+	r := testRand(4)
+	ks, _ := NewKeySet(KeyPolicy{}, t0, r)
+	k := testKeys(t, AESSIVCMAC256, 2)
+	old, err := ks.AppendCookie(nil, &k, make([]byte, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ks.MarshalBinary()
+	loaded, err := UnmarshalKeySet(b, KeyPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loaded.AppendCookie(nil, &k, make([]byte, 16)); !errors.Is(err, ErrKeyNotSealing) {
+		t.Fatalf("loaded GCM key sealed: %v", err)
+	}
+	if loaded.NextRotation() != t0 {
+		t.Fatalf("next rotation %v, want now-due %v", loaded.NextRotation(), t0)
+	}
+	at := t0.Add(time.Minute)
+	fresh, err := loaded.Rotate(at, r)
+	if err != nil || fresh == loaded || len(fresh.Keys()) != 2 {
+		t.Fatalf("rotate: %v, %d keys", err, len(fresh.Keys()))
+	}
+	if fresh.NextRotation() != at.Add(24*time.Hour) {
+		t.Fatalf("fresh key rotates at %v", fresh.NextRotation())
+	}
+	if got, err := fresh.OpenCookie(old); err != nil || got != k {
+		t.Fatalf("cookie from before the restart: %v", err)
+	}
+	c, err := fresh.AppendCookie(nil, &k, make([]byte, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.OpenCookie(c); err != nil {
+		t.Fatal(err)
+	}
+
+	// AES-SIV keys are nonce-misuse resistant: one from storage keeps sealing until its rotation is due.
+	siv, _ := NewKeySet(KeyPolicy{AEAD: AESSIVCMAC256}, t0, r)
+	b, _ = siv.MarshalBinary()
+	sivLoaded, err := UnmarshalKeySet(b, KeyPolicy{AEAD: AESSIVCMAC256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sivLoaded.AppendCookie(nil, &k, make([]byte, 16)); err != nil {
+		t.Fatalf("loaded AES-SIV key: %v", err)
+	}
+	if same, _ := sivLoaded.Rotate(at, r); same != sivLoaded {
+		t.Fatal("loaded AES-SIV key replaced before its rotation")
+	}
+}
+
+// A GCM key that sealed gcmSealLimit cookies goes on sealing (no denial of service) but is due for
+// replacement, and the replacement keeps the set in order even after the clock stepped back.
+func TestGCMSealLimit(t *testing.T) {
+	r := testRand(6)
+	ks, _ := NewKeySet(KeyPolicy{}, t0, r)
+	k := testKeys(t, AESSIVCMAC256, 2)
+	for range 3 {
+		if _, err := ks.AppendCookie(nil, &k, make([]byte, 16)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ks.current().sealed.Load(); n != 3 {
+		t.Fatalf("counted %d seals, want 3", n)
+	}
+	same, _ := ks.Rotate(t0.Add(time.Hour), r)
+	if same != ks {
+		t.Fatal("rotated below the limit")
+	}
+	if same.current().sealed != ks.current().sealed {
+		t.Fatal("the count does not follow the key into the next set")
+	}
+	ks.current().sealed.Store(gcmSealLimit)
+	if ks.NextRotation() != t0 {
+		t.Fatalf("exhausted key: next rotation %v", ks.NextRotation())
+	}
+	if _, err := ks.AppendCookie(nil, &k, make([]byte, 16)); err != nil {
+		t.Fatalf("exhausted key refused to seal: %v", err)
+	}
+	back := t0.Add(-time.Hour) // the clock stepped back
+	next, err := ks.Rotate(back, r)
+	if err != nil || next == ks {
+		t.Fatalf("exhausted key not replaced: %v", err)
+	}
+	keys := next.Keys()
+	if len(keys) != 2 || keys[1].Created < keys[0].Created {
+		t.Fatalf("keys after replacement: %+v", keys)
+	}
+	b, _ := next.MarshalBinary()
+	if _, err := UnmarshalKeySet(b, KeyPolicy{}); err != nil {
+		t.Fatalf("replaced set does not load: %v", err)
 	}
 }

@@ -51,7 +51,9 @@ func TestWriteFileAtomic(t *testing.T) {
 func TestLoadKeySet(t *testing.T) {
 	p := filepath.Join(t.TempDir(), KeySetFile)
 	now := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
-	a, err := LoadKeySet(p, nts.KeyPolicy{}, now, rand.Reader)
+	// AES-SIV master keys keep sealing across restarts; the default AES-256-GCM ones are tested below.
+	siv := nts.KeyPolicy{AEAD: nts.AESSIVCMAC256}
+	a, err := LoadKeySet(p, siv, now, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,9 +61,9 @@ func TestLoadKeySet(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", fi, err)
 	}
-	b, err := LoadKeySet(p, nts.KeyPolicy{}, now.Add(time.Hour), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	b, err := LoadKeySet(p, siv, now.Add(time.Hour), rand.Reader)
+	if err != nil || len(b.Keys()) != 1 {
+		t.Fatalf("reload: %v", err)
 	}
 	k, _ := nts.NewSessionKeys(nts.AESSIVCMAC256, make([]byte, 32), make([]byte, 32))
 	c, _ := a.AppendCookie(nil, &k, make([]byte, 16))
@@ -69,13 +71,38 @@ func TestLoadKeySet(t *testing.T) {
 		t.Fatalf("a restart lost the keys: %v", err)
 	}
 	// A day later, the loaded set is rotated and written back.
-	c2, err := LoadKeySet(p, nts.KeyPolicy{}, now.Add(25*time.Hour), rand.Reader)
+	c2, err := LoadKeySet(p, siv, now.Add(25*time.Hour), rand.Reader)
 	if err != nil || len(c2.Keys()) != 2 {
 		t.Fatalf("rotation on load: %v", err)
 	}
-	d, _ := LoadKeySet(p, nts.KeyPolicy{}, now.Add(25*time.Hour), rand.Reader)
+	d, _ := LoadKeySet(p, siv, now.Add(25*time.Hour), rand.Reader)
 	if len(d.Keys()) != 2 {
 		t.Fatal("rotated set was not saved")
+	}
+
+	// AES-256-GCM: every start seals with a key of its own (its nonces are random and only this process
+	// counts them), keeps the earlier ones for their cookies, and saves the set at once.
+	g := filepath.Join(t.TempDir(), KeySetFile)
+	first, err := LoadKeySet(g, nts.KeyPolicy{}, now, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := first.AppendCookie(nil, &k, make([]byte, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := LoadKeySet(g, nts.KeyPolicy{}, now.Add(time.Minute), rand.Reader)
+	if err != nil || len(second.Keys()) != 2 || second.Keys()[1].ID == first.Keys()[0].ID {
+		t.Fatalf("restart with a GCM key: %v", err)
+	}
+	if _, err := second.OpenCookie(gc); err != nil {
+		t.Fatalf("a restart lost the GCM keys: %v", err)
+	}
+	if _, err := second.AppendCookie(nil, &k, make([]byte, 16)); err != nil {
+		t.Fatalf("the restarted set does not seal: %v", err)
+	}
+	if third, _ := LoadKeySet(g, nts.KeyPolicy{}, now.Add(2*time.Minute), rand.Reader); len(third.Keys()) != 3 {
+		t.Fatal("the fresh GCM key was not saved")
 	}
 	os.WriteFile(p, []byte("garbage"), 0o600)
 	if _, err := LoadKeySet(p, nts.KeyPolicy{}, now, rand.Reader); !errors.Is(err, nts.ErrKeySetBytes) {
