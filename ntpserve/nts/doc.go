@@ -58,7 +58,7 @@
 // A client uses the same C2S and S2C keys for every request of a session; only the cookie around them
 // changes. Expanding them (four AES key schedules and the CMAC subkeys for AES-SIV) was a third of an
 // authenticated request's cost, so the Processor keeps the AEADs of recent sessions in a fixed-size,
-// lock-free, set-associative table keyed by a seeded hash of AEAD id | C2S | S2C, with the whole keys
+// lock-free, set-associative table keyed by a seeded hash of AEAD id | C2S, with the whole keys
 // compared in constant time on a hit and CLOCK eviction (sessioncache.go has the details, the memory bound
 // and what a hit's timing reveals). A miss does exactly what an uncached request did, and a session is
 // cached only after its authenticator has verified. ProcessorConfig.SessionCache sizes it or turns it off.
