@@ -6,7 +6,10 @@
 #
 # Loads: an open loop at each rate of BENCH_RATES (requests leave at that rate whatever the server
 # does: loss shows saturation; p99 compares latency at equal load), then a closed loop with
-# BENCH_WINDOW requests outstanding, which finds each server's saturation throughput.
+# BENCH_WINDOW requests outstanding, which finds each server's saturation throughput. A third server,
+# the floor (bin/ntpload -floor-server: gpsntpd's socket edge answering with the least work a reply needs),
+# takes the closed loop too: it measures what the kernel's UDP path leaves on this machine, the most any
+# server on these sockets could answer.
 #
 # chronyd runs with -x (never touches the clock) as a stratum-1 server on 127.0.0.1. Nothing here sets
 # the clock or listens beyond loopback. Everything started is killed on exit.
@@ -76,10 +79,11 @@ wait_up() {
 	fi
 }
 
-# measure NAME PORT PID: run every load against the server and keep the JSON results.
+# measure NAME PORT PID [LOADS]: run every load (default: each of RATES, then closed) against the server
+# and keep the JSON results.
 measure() {
-	local name=$1 port=$2 pid=$3 rate t0 t1 s0 s1 load
-	for load in $(echo "$RATES" | tr ',' ' ') closed; do
+	local name=$1 port=$2 pid=$3 loads=${4:-"$(echo "$RATES" | tr ',' ' ') closed"} rate t0 t1 s0 s1 load
+	for load in $loads; do
 		local args=(-target "127.0.0.1:$port" -duration "$DURATION" -sockets "$SOCKETS" -label "$name" -json)
 		if [ "$load" = closed ]; then
 			args+=(-window "$WINDOW")
@@ -158,6 +162,18 @@ EOF
 		measure gpsntpd "$GPORT" "$GPID"
 		stop "$GPID"
 	fi
+
+	# --- the floor: gpsntpd's own socket edge answering with the least work a reply needs (no daemon, no
+	# policy; cmd/ntpload/floor.go), closed loop only. No server built on these sockets can beat it, so
+	# floor/chronyd is the most any such server could reach here, and gpsntpd/floor how close gpsntpd is.
+	FPORT=$(free_port)
+	say "== floor server on 127.0.0.1:$FPORT"
+	"${PIN_SERVER[@]}" bin/ntpload -floor-server "127.0.0.1:$FPORT" -floor-life 5m >"$TMP/floor.log" 2>&1 &
+	FPID=$!
+	PIDS+=("$FPID")
+	wait_up floor "$FPORT" "$FPID" "$TMP/floor.log"
+	measure floor "$FPORT" "$FPID" closed
+	stop "$FPID"
 done
 
 say "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -172,6 +188,9 @@ for load in $(echo "$RATES" | tr ',' ' ') closed; do
 	fi
 	say ""
 done
+say "-- the floor (closed loop): gpsntpd's socket edge with the least work a reply needs"
+bin/ntpload -compare "$TMP/floor-closed-$R.json,$TMP/chronyd-closed-$R.json"
+say ""
 
 if [ "$HAVE_GPSNTPD" != 1 ]; then
 	die "gpsntpd was not measured: $GPSNTPD_MISSING"
@@ -195,3 +214,14 @@ if [ "$REPEAT" != 1 ]; then
 		say "   load $load: p99        $(spread "$load" p99_us) (below 1: gpsntpd faster)"
 	done
 fi
+# The floor's spread: what the sockets allow against chronyd, and how much of it gpsntpd reaches.
+floor_spread() {
+	local r out=""
+	for r in $(seq 1 "$REPEAT"); do
+		out="$out $(ratio "$(field "$TMP/$1-closed-$r.json" answered_per_s 2>/dev/null || true)" "$(field "$TMP/$2-closed-$r.json" answered_per_s 2>/dev/null || true)")"
+	done
+	spread_of "$out"
+}
+say "== closed loop, answered/s against the floor"
+say "   floor/chronyd:   $(floor_spread floor chronyd) (the most a server on these sockets reaches here)"
+say "   gpsntpd/floor:   $(floor_spread gpsntpd floor)"

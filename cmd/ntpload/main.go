@@ -7,6 +7,7 @@
 //	ntpload -target 127.0.0.1:11123 -rate 100000 -json > a.json  # open loop at 100k/s
 //	ntpload -compare gpsntpd.json,chronyd.json
 //	ntpload -target 127.0.0.1:11123 -probe 10s
+//	ntpload -floor-server 127.0.0.1:11124 -floor-life 1m          # the kernel's floor, see floor.go
 package main
 
 import (
@@ -44,6 +45,8 @@ func run(args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	label := fs.String("label", "", "name of the server, for the output")
 	probe := fs.Duration("probe", 0, "only wait up to this long for the target to answer one request, then exit")
+	floor := fs.String("floor-server", "", "instead of loading a server, be one: answer NTP on this loopback `host:port` with the least work a reply needs, through gpsntpd's socket edge (see floor.go), for -floor-life")
+	floorLife := fs.Duration("floor-life", time.Minute, fmt.Sprintf("how long -floor-server runs (at most %v)", maxFloorLife))
 	compare := fs.String("compare", "", "print saved -json results (comma-separated `files`) side by side, with the ratio of the first to the second")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ntpload -target HOST:PORT [flags] | -compare A.json,B.json\n")
@@ -56,6 +59,9 @@ func run(args []string) error {
 
 	if *compare != "" {
 		return doCompare(strings.Split(*compare, ","))
+	}
+	if *floor != "" {
+		return serveFloor(*floor, *floorLife)
 	}
 	if *target == "" {
 		return errors.New("-target is required")
