@@ -121,6 +121,15 @@ func (m *masterKey) exhausted() bool {
 	return m.sealed == nil || m.sealed.Load() >= gcmSealLimit
 }
 
+// usable reports whether the set's newest key may seal cookies: ErrKeyNotSealing for an AES-256-GCM key
+// read from storage, which Rotate replaces.
+func (ks *KeySet) usable() error {
+	if m := ks.current(); m.AEAD == AES256GCM && m.sealed == nil {
+		return fmt.Errorf("key %08x: %w", m.ID, ErrKeyNotSealing)
+	}
+	return nil
+}
+
 // ErrKeyNotSealing: the sealing key of the set was read from storage and is AES-256-GCM, so it may only
 // open cookies (see masterKey.sealed); call Rotate, as ntske.LoadKeySet does, to get a fresh one.
 var ErrKeyNotSealing = errors.New("nts: the newest master key came from storage and may not seal: rotate the key set")

@@ -219,6 +219,9 @@ func TestGCMKeyFromStorage(t *testing.T) {
 	if _, err := loaded.AppendCookie(nil, &k, make([]byte, 16)); !errors.Is(err, ErrKeyNotSealing) {
 		t.Fatalf("loaded GCM key sealed: %v", err)
 	}
+	if _, err := NewProcessor(ProcessorConfig{Rand: testRand(1)}, loaded); !errors.Is(err, ErrKeyNotSealing) {
+		t.Fatalf("processor with a set that cannot seal: %v", err)
+	}
 	if loaded.NextRotation() != t0 {
 		t.Fatalf("next rotation %v, want now-due %v", loaded.NextRotation(), t0)
 	}
@@ -239,6 +242,14 @@ func TestGCMKeyFromStorage(t *testing.T) {
 	}
 	if _, err := fresh.OpenCookie(c); err != nil {
 		t.Fatal(err)
+	}
+	p, err := NewProcessor(ProcessorConfig{Rand: testRand(1)}, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetKeys(loaded)
+	if p.Keys() != fresh {
+		t.Fatal("SetKeys published a set that cannot seal")
 	}
 
 	// AES-SIV keys are nonce-misuse resistant: one from storage keeps sealing until its rotation is due.

@@ -98,6 +98,9 @@ func NewProcessor(cfg ProcessorConfig, ks *KeySet) (*Processor, error) {
 	if ks == nil {
 		return nil, errors.New("nts.NewProcessor: key set is nil")
 	}
+	if err := ks.usable(); err != nil {
+		return nil, fmt.Errorf("nts.NewProcessor: %w", err)
+	}
 	if cfg.MaxCookies < 0 || cfg.MaxCookies > MaxCookies {
 		return nil, fmt.Errorf("nts.NewProcessor: MaxCookies %d outside 0..%d", cfg.MaxCookies, MaxCookies)
 	}
@@ -119,9 +122,10 @@ func NewProcessor(cfg ProcessorConfig, ks *KeySet) (*Processor, error) {
 	return p, nil
 }
 
-// SetKeys publishes a new key set (after KeySet.Rotate); requests in flight finish with the old one.
+// SetKeys publishes a new key set (after KeySet.Rotate); requests in flight finish with the old one. A set
+// whose newest key may not seal (straight from UnmarshalKeySet, not rotated) is ignored.
 func (p *Processor) SetKeys(ks *KeySet) {
-	if ks != nil {
+	if ks != nil && ks.usable() == nil {
 		p.keys.Store(ks)
 	}
 }
@@ -347,7 +351,7 @@ func (p *Processor) Open(req []byte) (*Exchange, Verdict) {
 		start := len(x.fields)
 		x.fields = append(x.fields, 0, 0, 0, 0)
 		x.fields, err = ks.appendCookie(x.fields, &keys, x.rnd[ns+i*mns:ns+(i+1)*mns], &x.sc, &x.scratch)
-		if err != nil { // unreachable: the algorithm and nonce were checked above
+		if err != nil { // unreachable: the algorithm and nonce were checked above, and the set seals (usable)
 			p.Release(x)
 			p.st.dropNoRoom.Add(1)
 			return nil, Drop
