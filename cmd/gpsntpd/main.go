@@ -162,6 +162,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.nts.rotation, "nts-key-rotation", 24*time.Hour, "how long a master key seals new cookies")
 	fs.DurationVar(&o.nts.lifetime, "nts-key-lifetime", 48*time.Hour, "how long cookies stay valid after their key stopped sealing")
 	fs.IntVar(&o.nts.maxConns, "nts-ke-max-conns", 64, "concurrent NTS-KE connections")
+	fs.IntVar(&o.nts.maxConnsPerClient, "nts-ke-max-conns-per-client", 0, "concurrent NTS-KE connections per client (IPv4 address or IPv6 /64); 0: 4, or -nts-ke-max-conns if smaller")
+	fs.BoolVar(&o.nts.preferClassical, "nts-ke-classical", false, "take X25519 or P-256 even from NTS-KE clients that also offer a hybrid post-quantum key exchange (X25519MLKEM768): about half the key exchange's CPU per handshake, but a recorded handshake stays open to a future quantum computer")
 	fs.Float64Var(&o.nts.rate, "nts-ke-rate", 0.2, "sustained NTS-KE connections per second per client")
 	fs.IntVar(&o.nts.burst, "nts-ke-burst", 8, "NTS-KE connection burst per client")
 	fs.StringVar(&o.board, "board", "", "the board and HAT profile this box runs on, shown on the status page (the image sets it)")
@@ -217,6 +219,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("invalid value %v for flag -nts-key-lifetime: at least -nts-key-rotation", o.nts.lifetime)
 	case o.nts.maxConns < 1:
 		return nil, fmt.Errorf("invalid value %d for flag -nts-ke-max-conns: at least 1", o.nts.maxConns)
+	case o.nts.maxConnsPerClient < 0 || o.nts.maxConnsPerClient > o.nts.maxConns:
+		return nil, fmt.Errorf("invalid value %d for flag -nts-ke-max-conns-per-client: 0 to -nts-ke-max-conns", o.nts.maxConnsPerClient)
 	case o.nts.rate <= 0 || math.IsNaN(o.nts.rate) || math.IsInf(o.nts.rate, 0):
 		return nil, fmt.Errorf("invalid value %v for flag -nts-ke-rate: a positive number", o.nts.rate)
 	case o.nts.burst < 1:

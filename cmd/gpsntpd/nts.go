@@ -22,18 +22,20 @@ import (
 
 // ntsOptions are the NTS flags.
 type ntsOptions struct {
-	keListen    []string
-	certFile    string
-	keyFile     string
-	names       []string
-	ntpServer   string
-	aeads       []nts.AlgorithmID
-	rotation    time.Duration
-	lifetime    time.Duration
-	maxConns    int
-	rate        float64
-	burst       int
-	aeadsString string
+	keListen          []string
+	certFile          string
+	keyFile           string
+	names             []string
+	ntpServer         string
+	aeads             []nts.AlgorithmID
+	rotation          time.Duration
+	lifetime          time.Duration
+	maxConns          int
+	maxConnsPerClient int
+	preferClassical   bool
+	rate              float64
+	burst             int
+	aeadsString       string
 }
 
 // parseAEADs reads a comma-separated list of AEAD algorithm numbers (RFC 8915's registry: 15, 17, 30).
@@ -94,7 +96,8 @@ func (n *ntsService) startKE(stateDir string, o ntsOptions, ntpPort uint16) erro
 		Hosts: hosts, Addrs: addrs,
 		KE:        nts.KEConfig{AEADs: o.aeads, NTPServer: o.ntpServer, NTPPort: ntpPort},
 		Processor: n.proc, Rand: rand.Reader,
-		MaxConns: o.maxConns, Rate: o.rate, Burst: o.burst,
+		MaxConns: o.maxConns, MaxConnsPerClient: o.maxConnsPerClient, Rate: o.rate, Burst: o.burst,
+		PreferClassical: o.preferClassical,
 	})
 	if err != nil {
 		return fmt.Errorf("NTS-KE: %w", err)

@@ -147,7 +147,7 @@ func FuzzCodecVerify(f *testing.F) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := config{target: "127.0.0.1:4460", aead: 15, workers: 1, window: 1, batch: 1, conns: 1, duration: time.Second, timeout: time.Second}
+	ok := config{target: "127.0.0.1:4460", aead: 15, workers: 1, window: 1, batch: 1, conns: 1, groups: "x25519", duration: time.Second, timeout: time.Second}
 	if err := ok.validate(0); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +164,7 @@ func TestValidate(t *testing.T) {
 		{func(c *config) { c.batch = 65 }, "-batch"},
 		{func(c *config) { c.aead = 16 }, "-aead"},
 		{func(c *config) { c.plain, c.ke = true, true }, "exclude"},
+		{func(c *config) { c.groups = "p384" }, "-ke-groups"},
 	} {
 		c := ok
 		tc.edit(&c)
@@ -208,7 +209,7 @@ func TestLoadLoopback(t *testing.T) {
 	target := conn.LocalAddr().String()
 
 	for _, plain := range []bool{false, true} {
-		c := config{target: target, plain: plain, aead: nts.AESSIVCMAC256, workers: 2, window: 16, batch: 8, conns: 1,
+		c := config{target: target, plain: plain, aead: nts.AESSIVCMAC256, workers: 2, window: 16, batch: 8, conns: 1, groups: "x25519",
 			duration: 300 * time.Millisecond, timeout: time.Second}
 		if err := c.validate(0); err != nil {
 			t.Fatal(err)

@@ -38,10 +38,21 @@ func loopbackAddr(s string) (netip.AddrPort, error) {
 	return ap, nil
 }
 
+// keGroups are the -ke-groups choices. The client's key shares decide which key exchange the servers do
+// (crypto/tls sends one for the first group, plus X25519 with a hybrid), and so what a handshake costs
+// both sides: a hybrid share costs the generator an ML-KEM key generation and decapsulation per handshake
+// whatever the server picks. The default is what OpenSSL clients (NTPsec) offer; p256 is the share gpsntpd
+// answers chrony's offer with (GnuTLS sends P-256 and X25519 shares, which a Go client cannot).
+var keGroups = map[string][]tls.CurveID{
+	"x25519": {tls.X25519, tls.CurveP256},
+	"p256":   {tls.CurveP256},
+	"hybrid": nil,
+}
+
 // tlsConfig trusts -ca, or accepts the certificate whose DER hashes to -insecure-pin.
 func (c *config) tlsConfig() (*tls.Config, error) {
 	host, _, _ := net.SplitHostPort(c.target)
-	cfg := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: host}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: host, CurvePreferences: keGroups[c.groups]}
 	switch {
 	case c.caFile != "" && c.pin != "":
 		return nil, errors.New("give -ca or -insecure-pin, not both")

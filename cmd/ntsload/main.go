@@ -68,6 +68,7 @@ type config struct {
 	window   int
 	batch    int
 	conns    int
+	groups   string // key exchange groups offered in NTS-KE: a keGroups key
 	duration time.Duration
 	timeout  time.Duration
 	label    string
@@ -90,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.batch, "batch", 32, fmt.Sprintf("datagrams per sendmmsg/recvmmsg (1..%d)", maxBatch))
 	fs.BoolVar(&useGSO, "gso", true, "send runs of equal-length requests with UDP GSO where the kernel has it (the server still gets one datagram per request)")
 	fs.IntVar(&c.conns, "conns", 4, fmt.Sprintf("-ke: concurrent handshakes (1..%d; gpsntpd allows 4 per client by default)", maxKEConns))
+	fs.StringVar(&c.groups, "ke-groups", "x25519", "key exchange groups NTS-KE offers: x25519 (an X25519 key share, P-256 also listed, as OpenSSL clients such as NTPsec offer), p256 (a P-256 share: what gpsntpd takes from chrony's P-256 and X25519 shares), or hybrid (crypto/tls's default: X25519MLKEM768 and X25519 shares)")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, fmt.Sprintf("length of the measurement (at most %v)", maxDuration))
 	fs.DurationVar(&c.timeout, "timeout", 500*time.Millisecond, "a request unanswered this long counts as lost")
 	fs.StringVar(&c.label, "label", "", "name of the server, for the output")
@@ -151,6 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func (c *config) validate(nargs int) error {
+	_, groupsOK := keGroups[c.groups]
 	switch {
 	case nargs > 0:
 		return errors.New("unexpected arguments")
@@ -168,6 +171,8 @@ func (c *config) validate(nargs int) error {
 		return fmt.Errorf("-timeout %v: 1ms..5s", c.timeout)
 	case !c.aead.Supported():
 		return fmt.Errorf("-aead %d: 15, 17 or 30", c.aead)
+	case !groupsOK:
+		return fmt.Errorf("-ke-groups %q: x25519, p256 or hybrid", c.groups)
 	case btoi(c.plain)+btoi(c.ke)+btoi(c.self) > 1:
 		return errors.New("-plain, -ke and -self exclude each other")
 	case !c.self && c.target == "":
