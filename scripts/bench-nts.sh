@@ -13,6 +13,10 @@
 # OpenSSL clients such as NTPsec's do), so both servers do the same key exchange: a Go client's default
 # offer adds a post-quantum hybrid, which gpsntpd honours and chronyd 4.3 (GnuTLS 3.7) cannot.
 #
+# A third server, the floor (bin/ntpload -floor-server: plain NTP through gpsntpd's socket edge with the
+# least work a reply needs), takes the plain load too: an NTS server does all of its work and more, so
+# floor/chronyd-NTS is the most any NTS server on these sockets could reach against chronyd here.
+#
 # chronyd runs with -x (never touches the clock) as a stratum-1 NTS server on 127.0.0.1 with a throwaway
 # self-signed certificate; gpsntpd runs -sim with its own. Nothing listens beyond loopback; everything
 # started is killed on exit. The whole run takes about 40 s with the defaults.
@@ -57,6 +61,7 @@ say "== build"
 mkdir -p bin
 go build -o bin/ntsload ./cmd/ntsload
 go build -o bin/gpsntpd ./cmd/gpsntpd
+go build -o bin/ntpload ./cmd/ntpload
 
 # tree_ticks PID prints the user+system CPU time, in clock ticks, of PID and its direct children
 # (chronyd serves NTS-KE from a helper process it forks).
@@ -190,6 +195,18 @@ EOF
 	wait_ke gpsntpd "$GKE" "$GPID" "$TMP/gpsntpd.log"
 	measure gpsntpd "$GKE" "$GNTP" "$TMP/gpsntpd/nts-cert.pem" "$GPID"
 	stop "$GPID"
+
+	# --- the floor: plain NTP through gpsntpd's socket edge with the least work a reply needs
+	# (bin/ntpload -floor-server, see scripts/bench.sh). An NTS server does all of that and more, so
+	# floor/chronyd-NTS bounds what any NTS server on these sockets could reach against chronyd here.
+	FNTP=$(free_port)
+	say "== floor server on 127.0.0.1:$FNTP"
+	"${PIN_SERVER[@]}" bin/ntpload -floor-server "127.0.0.1:$FNTP" -floor-life 5m >"$TMP/floor.log" 2>&1 &
+	FPID=$!
+	PIDS+=("$FPID")
+	"${PIN_GEN[@]}" bin/ntpload -target "127.0.0.1:$FNTP" -probe 15s >/dev/null || die "the floor server did not answer"
+	run_load floor plain "$FPID" -plain -target "127.0.0.1:$FNTP" -workers "$WORKERS" -window "$WINDOW" -duration "$DURATION" -timeout 50ms
+	stop "$FPID"
 done
 
 say "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -211,6 +228,9 @@ say "   NTS gpsntpd/chronyd:        $(eff_ratio gpsntpd-nts chronyd-nts)"
 say "   gpsntpd NTS/plain:          $(eff_ratio gpsntpd-nts gpsntpd-plain)"
 say "   plain gpsntpd/chronyd:      $(eff_ratio gpsntpd-plain chronyd-plain)"
 say "   NTS-KE gpsntpd/chronyd:     $(eff_ratio gpsntpd-ke chronyd-ke)"
+say "-- the floor (plain NTP, the least work a reply needs, through gpsntpd's socket edge):"
+bin/ntsload -compare "$TMP/floor-plain-$R.json,$TMP/chronyd-nts-$R.json"
+say "   floor/chronyd NTS, per server CPU-second: $(eff_ratio floor-plain chronyd-nts) (no NTS server on these sockets can exceed it)"
 
 # spread A B EXT: every round's ratio A/B (EXT json: answered/s; eff: per server CPU-second), then their
 # median, minimum and maximum.
@@ -238,4 +258,7 @@ if [ "$REPEAT" != 1 ]; then
 	say "                                           $(spread gpsntpd-plain chronyd-plain eff)"
 	say "   NTS-KE gpsntpd/chronyd:                 $(spread gpsntpd-ke chronyd-ke json)"
 	say "                                           $(spread gpsntpd-ke chronyd-ke eff)"
+	say "   floor plain/chronyd NTS (the bound):    $(spread floor-plain chronyd-nts json)"
+	say "                                           $(spread floor-plain chronyd-nts eff)"
+	say "   gpsntpd plain/floor:                    $(spread gpsntpd-plain floor-plain json)"
 fi
