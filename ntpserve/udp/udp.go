@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gpsntp/gpsntp/internal/timebase"
 )
@@ -30,6 +31,7 @@ const (
 	MinMaxDatagram     = 48   // an NTP header
 	MaxMaxDatagram     = 65535
 	DefaultReadBuffer  = 1 << 20 // SO_RCVBUF asked for; the kernel caps it at net.core.rmem_max
+	DefaultFlushAfter  = 10 * time.Microsecond
 	MaxSocketsPerAddr  = 256
 )
 
@@ -49,6 +51,10 @@ type Config struct {
 	MaxDatagram int
 	// ReadBuffer is the SO_RCVBUF to ask for, in bytes; 0 means DefaultReadBuffer, -1 the kernel's default.
 	ReadBuffer int
+	// FlushAfter bounds how long a reply waits for the rest of its batch to be handled: once the replies
+	// held back have waited this long, they are sent before the next datagram is handled (see "Batching"
+	// in the package doc). 0 means DefaultFlushAfter; -1 sends each batch whole.
+	FlushAfter time.Duration
 }
 
 // withDefaults validates the configuration and fills in defaults.
@@ -79,6 +85,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReadBuffer < -1 {
 		return c, fmt.Errorf("udp: read buffer %d is negative", c.ReadBuffer)
+	}
+	if c.FlushAfter == 0 {
+		c.FlushAfter = DefaultFlushAfter
+	}
+	if c.FlushAfter < -1 || c.FlushAfter > time.Second {
+		return c, fmt.Errorf("udp: flush-after %v out of range [-1ns, 1s]", c.FlushAfter)
 	}
 	return c, nil
 }
@@ -159,12 +171,13 @@ type Stats struct {
 	BadReply    uint64 // replies dropped because the handler returned a length < 0 or > the request's
 	SendErrors  uint64 // replies the kernel refused
 	RecvErrors  uint64 // transient receive errors (ENOBUFS, ENOMEM, ...)
+	Flushes     uint64 // replies sent before their batch was fully handled, because of FlushAfter
 }
 
 // counters are one socket's Stats, written by its goroutine once per batch and read by Stats.
 type counters struct {
-	received, replied, batches, truncated, noTimestamp, badReply, sendErrors, recvErrors atomic.Uint64
-	_                                                                                    [64]byte // keep sockets' counters on separate cache lines
+	received, replied, batches, truncated, noTimestamp, badReply, sendErrors, recvErrors, flushes atomic.Uint64
+	_                                                                                             [64]byte // keep sockets' counters on separate cache lines
 }
 
 func (c *counters) addTo(s *Stats) {
@@ -176,6 +189,7 @@ func (c *counters) addTo(s *Stats) {
 	s.BadReply += c.badReply.Load()
 	s.SendErrors += c.sendErrors.Load()
 	s.RecvErrors += c.recvErrors.Load()
+	s.Flushes += c.flushes.Load()
 }
 
 // endpoint is one socket and the loop that serves it; the platform files implement it.

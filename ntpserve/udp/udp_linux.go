@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -48,6 +49,7 @@ type linuxEndpoint struct {
 	clock    timebase.ServedClock
 	batch    int
 	maxDgram int
+	flush    time.Duration // Config.FlushAfter; negative: never before the batch's end
 
 	stopped atomic.Bool
 	ctr     counters
@@ -225,6 +227,7 @@ func newLinuxEndpoint(fd int, spec listenSpec, port uint16, cfg Config, h Handle
 		clock:    clock,
 		batch:    b,
 		maxDgram: md,
+		flush:    cfg.FlushAfter,
 		rmsgs:    make([]unix.Mmsghdr, b),
 		smsgs:    make([]unix.Mmsghdr, b),
 		riov:     make([]unix.Iovec, b),
@@ -382,11 +385,13 @@ func ntohs(p uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// process hands the n received datagrams to the handler and sends the replies in one batch.
+// process hands the n received datagrams to the handler and sends the replies in one batch, or in several
+// when handling them takes longer than e.flush.
 func (e *linuxEndpoint) process(n int) {
-	var truncated, noTime, badReply, dropped uint64
+	var truncated, noTime, badReply, dropped, flushes uint64
 	k := 0
 	md := e.maxDgram
+	var held time.Time // when the handler started on the first reply held back (monotonic reading)
 	for i := range n {
 		m := &e.rmsgs[i]
 		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) > md {
@@ -410,6 +415,10 @@ func (e *linuxEndpoint) process(n int) {
 		}
 		req := e.rbuf[i*md : i*md+int(m.Len)]
 		resp := e.sbuf[i*md : (i+1)*md]
+		var start time.Time
+		if k == 0 && e.flush > 0 && n > 1 {
+			start = time.Now()
+		}
 		rn := e.h.Handle(resp, req, client, rx)
 		if rn == 0 {
 			continue
@@ -430,7 +439,15 @@ func (e *linuxEndpoint) process(n int) {
 			s.Control = nil
 			s.SetControllen(0)
 		}
+		if k == 0 {
+			held = start
+		}
 		k++
+		if e.flush > 0 && i+1 < n && time.Since(held) >= e.flush {
+			e.send(k)
+			k = 0
+			flushes++
+		}
 	}
 	e.ctr.received.Add(uint64(n))
 	e.ctr.batches.Add(1)
@@ -445,6 +462,9 @@ func (e *linuxEndpoint) process(n int) {
 	}
 	if dropped != 0 {
 		e.ctr.recvErrors.Add(dropped)
+	}
+	if flushes != 0 {
+		e.ctr.flushes.Add(flushes)
 	}
 	if k > 0 {
 		e.send(k)

@@ -55,6 +55,7 @@ type echoHandler struct {
 	block    chan struct{} // if set, the first call waits on it
 	entered  chan struct{} // if set, signalled when the first call begins
 	first    sync.Once
+	spin     time.Duration // if set, every call after the first busy-waits this long, as costly cryptography would
 }
 
 func (h *echoHandler) Handle(resp, req []byte, client netip.AddrPort, rx timebase.Instant) int {
@@ -67,6 +68,10 @@ func (h *echoHandler) Handle(resp, req []byte, client netip.AddrPort, rx timebas
 			<-h.block
 		}
 	})
+	if h.spin > 0 && len(h.snapshot()) > 0 {
+		for time.Since(now) < h.spin {
+		}
+	}
 	for i := range req {
 		resp[i] = req[len(req)-1-i]
 	}
@@ -482,6 +487,51 @@ func TestBatchesFormUnderLoad(t *testing.T) {
 	// Datagram 0 alone (nothing else was queued: MSG_WAITFORONE does not wait), then 20 in batches of 8.
 	if st.Received != queued+1 || st.Replied != queued+1 || st.Batches != 4 {
 		t.Errorf("Stats() = %+v, want %d received and replied in 4 batches", st, queued+1)
+	}
+}
+
+// A batch of slow requests (NTS-like handlers) is sent in parts once the held replies have waited
+// FlushAfter, so that the first replies do not leave long after their transmit timestamps; with the bound
+// off, the batch leaves whole.
+func TestSlowBatchFlushesEarly(t *testing.T) {
+	for _, c := range []struct {
+		flush       time.Duration
+		wantFlushes bool
+	}{
+		{50 * time.Microsecond, true},
+		{-1, false},
+	} {
+		h := &echoHandler{block: make(chan struct{}), entered: make(chan struct{}), spin: 30 * time.Microsecond}
+		s := startServer(t, Config{Addrs: []string{"127.0.0.1:0"}, SocketsPerAddr: 1, Batch: 8, FlushAfter: c.flush}, h, &offsetClock{})
+		dst := s.LocalAddrs()[0]
+		cl := listenClient(t, "udp4", "127.0.0.1:0")
+		send := func(i int) {
+			if _, err := cl.WriteToUDPAddrPort(request(byte(i), 48), dst); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send(0)
+		<-h.entered
+		const queued = 8
+		for i := 1; i <= queued; i++ {
+			send(i)
+		}
+		close(h.block)
+		_ = cl.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 100)
+		for i := 0; i <= queued; i++ {
+			if _, _, err := cl.ReadFromUDPAddrPort(buf); err != nil {
+				t.Fatalf("flush %v: reply %d: %v", c.flush, i, err)
+			}
+		}
+		st := settledStats(s, func(st Stats) bool { return st.Replied >= queued+1 })
+		// 8 replies of 30 us each against a 50 us bound: sent after the 2nd, 4th and 6th, then the rest.
+		if st.Replied != queued+1 || (st.Flushes > 0) != c.wantFlushes || (c.wantFlushes && st.Flushes > 7) {
+			t.Errorf("flush %v: Stats() = %+v", c.flush, st)
+		}
+	}
+	if err := (Config{Addrs: []string{"127.0.0.1:0"}, FlushAfter: -2}).Validate(); err == nil {
+		t.Error("FlushAfter -2 accepted")
 	}
 }
 
