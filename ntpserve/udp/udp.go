@@ -31,7 +31,7 @@ const (
 	MinMaxDatagram     = 48   // an NTP header
 	MaxMaxDatagram     = 65535
 	DefaultReadBuffer  = 1 << 20 // SO_RCVBUF asked for; the kernel caps it at net.core.rmem_max
-	DefaultFlushAfter  = 10 * time.Microsecond
+	DefaultFlushAfter  = 20 * time.Microsecond
 	MaxSocketsPerAddr  = 256
 )
 
