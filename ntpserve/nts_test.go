@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -183,5 +184,67 @@ func TestHandleNTSAllocs(t *testing.T) {
 		if allocs > tc.want {
 			t.Errorf("%v: %v allocations per request, want at most %v", tc.alg, allocs, tc.want)
 		}
+	}
+}
+
+// A Batch prepares every request before it finishes any: no clock reading (no transmit timestamp) happens
+// until all of the batch's NTS cryptography is done, and the replies and counters are those Handle gives.
+func TestBatchPreparesBeforeFinishing(t *testing.T) {
+	p, c := newNTS(t, nts.AESSIVCMAC256)
+	clock := newFakeClock(t0.Add(time.Millisecond))
+	s := mustServer(t, Config{NTS: p, Rate: 1, Burst: 2, KoDInterval: time.Nanosecond, Deny: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}, clock)
+	s.Publish(lockedSnapshot(t0))
+	limited := netip.MustParseAddrPort("192.0.2.99:123")
+	batch := []struct {
+		req    []byte
+		client netip.AddrPort
+		want   string
+	}{
+		{c.request(t, 1), client4, "nts"},
+		{request(4, wire.ModeClient, 4), client6, "plain"},
+		{request(4, wire.ModeClient, 4), netip.MustParseAddrPort("198.51.100.7:123"), "none"}, // denied
+		{request(4, wire.ModeControl, 4), client4, "none"},
+		{withTrailer(request(4, wire.ModeClient, 4), field(nts.FieldUniqueID, 32)), client4, "none"}, // malformed NTS
+		{request(3, wire.ModeClient, 4), limited, "plain"},
+		{request(3, wire.ModeClient, 4), limited, "plain"},
+		{request(3, wire.ModeClient, 4), limited, "kiss"}, // over the burst: RATE
+		{c.request(t, 0), netip.MustParseAddrPort("192.0.2.11:123"), "nts"},
+	}
+	b := s.NewBatch(len(batch))
+	for i, r := range batch {
+		b.Prepare(i, r.req, r.client, t0)
+	}
+	if n := clock.reads.Load(); n != 0 {
+		t.Fatalf("the clock was read %d times before any reply was finished", n)
+	}
+	for i, r := range batch {
+		resp := make([]byte, 1500)
+		n := b.Finish(i, resp)
+		var h wire.Header
+		h.Unmarshal(resp[:max(n, wire.HeaderLen)])
+		got := "none"
+		switch {
+		case n == 0:
+		case h.Stratum == 0 && h.RefID == kissRATE:
+			got = "kiss"
+		case n > wire.HeaderLen:
+			if _, err := nts.VerifyResponse(resp[:n], ntsUID, &c.keys); err != nil {
+				t.Fatalf("%d: NTS reply does not verify: %v", i, err)
+			}
+			got = "nts"
+		case n == wire.HeaderLen && h.Stratum == 1 && h.TransmitTime == t0.Add(time.Millisecond).NTP():
+			got = "plain"
+		}
+		if got != r.want {
+			t.Errorf("%d: reply %q (%d bytes), want %q", i, got, n, r.want)
+		}
+	}
+	st := s.Stats()
+	if st.NTSServed != 2 || st.Served != 5 || st.Denied != 1 || st.Ignored != 1 || st.NTSDropped != 1 ||
+		st.RateLimited != 1 || st.KoDSent != 1 || st.Requests != uint64(len(batch)) {
+		t.Errorf("stats %+v", st)
+	}
+	if n := clock.reads.Load(); n != int64(st.Served) {
+		t.Errorf("%d clock readings, want one per reply with time (%d)", n, st.Served)
 	}
 }

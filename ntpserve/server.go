@@ -94,27 +94,91 @@ func (s *Server) Publish(snap *timebase.Snapshot) {
 
 // Handle answers one datagram. req is the request; resp is the reply buffer, of at least 48 bytes. client
 // is the request's source and rx its receive time on the served timescale. Handle returns the reply length
-// (48, or for NTS as long as the request; never more than len(req)), or 0 when no reply is to be sent. The transmit timestamp is read
-// from the clock as the last step (NTS then seals the reply's fields over it). Handle does not allocate for
-// plain NTP.
+// (48, or for NTS as long as the request; never more than len(req)), or 0 when no reply is to be sent. The
+// transmit timestamp is read from the clock as the last step (NTS then seals the reply's fields over it).
+// Handle does not allocate for plain NTP.
 func (s *Server) Handle(resp, req []byte, client netip.AddrPort, rx timebase.Instant) int {
+	if len(resp) < wire.HeaderLen {
+		s.stripe(client).add(outErrors)
+		return 0
+	}
+	var d decision
+	s.decide(&d, req, client, rx)
+	return s.finish(&d, resp)
+}
+
+// Batch is the server as one socket's two-pass batches see it (the udp edge's BatchHandler): Prepare
+// decides each request of a batch and does its costly part, the NTS cryptography, before Finish writes
+// any reply. Handle does both for one request, so in a batch of NTS requests handled one by one each
+// transmit timestamp waited for the cryptography of every request after it, 2 us each, before the
+// batch left: an offset error for those clients of half that wait. With Prepare for the whole batch
+// first, a reply waits only for the later replies' headers and sealing. A Batch belongs to one goroutine.
+type Batch struct {
+	s     *Server
+	slots []decision
+}
+
+// NewBatch returns a Batch for batches of up to n requests.
+func (s *Server) NewBatch(n int) *Batch { return &Batch{s: s, slots: make([]decision, n)} }
+
+// Prepare decides request i of the current batch (0 <= i < n), with the arguments of Handle; Finish(i)
+// completes it. Every prepared request must be finished before i is prepared again.
+func (b *Batch) Prepare(i int, req []byte, client netip.AddrPort, rx timebase.Instant) {
+	b.s.decide(&b.slots[i], req, client, rx)
+}
+
+// Finish writes the reply to prepared request i into resp (at least as long as the request and 48 bytes)
+// and returns its length, or 0 for no reply, as Handle does.
+func (b *Batch) Finish(i int, resp []byte) int {
+	d := &b.slots[i]
+	n := b.s.finish(d, resp)
+	*d = decision{}
+	return n
+}
+
+// action is what decide concluded about a request; finish carries it out.
+type action uint8
+
+const (
+	actNone  action = iota // no reply; decide counted why
+	actServe               // a mode 4 reply
+	actRATE                // a RATE kiss-o'-death
+	actNTS                 // an NTS exchange: a NAK or an authenticated reply (x, v)
+)
+
+// decision is a request after everything that does not depend on the transmit time: the policy checks,
+// the rate limiter and NTS's Open. It keeps no reference to the request's bytes.
+type decision struct {
+	act  action
+	poll int8 // actRATE: the poll the kiss advertises
+	v    nts.Verdict
+	x    *nts.Exchange
+	q    wire.Header
+	rx   timebase.Instant
+	ctr  *counterStripe
+}
+
+// stripe returns the counters shard of a client.
+func (s *Server) stripe(client netip.AddrPort) *counterStripe {
+	a16 := client.Addr().Unmap().WithZone("").As16()
+	return s.ctr.stripe(binary.LittleEndian.Uint64(a16[:8]) ^ binary.LittleEndian.Uint64(a16[8:]) ^ uint64(client.Port()))
+}
+
+func (s *Server) decide(d *decision, req []byte, client netip.AddrPort, rx timebase.Instant) {
 	addr := client.Addr().Unmap().WithZone("")
 	port := client.Port()
 	a16 := addr.As16()
 	ctr := s.ctr.stripe(binary.LittleEndian.Uint64(a16[:8]) ^ binary.LittleEndian.Uint64(a16[8:]) ^ uint64(port))
+	*d = decision{rx: rx, ctr: ctr}
 
-	if len(resp) < wire.HeaderLen {
-		ctr.add(outErrors)
-		return 0
-	}
 	if !replyable(addr, port) || !s.acl.allows(addr) {
 		ctr.add(outDenied)
-		return 0
+		return
 	}
 	version, mode, err := wire.Peek(req)
 	if err != nil {
 		ctr.add(outMalformed)
-		return 0
+		return
 	}
 	// NTPv1 (RFC 1059) had no mode field: its mode bits were reserved and zero. We answer v1 exactly like
 	// v2-v4, in mode 3 only. A v1 packet with mode bits 0 could be a client or a symmetric peer (ntpd
@@ -123,69 +187,85 @@ func (s *Server) Handle(resp, req []byte, client netip.AddrPort, rx timebase.Ins
 	// that set mode 3, as SNTP implementations do, are served, and the reply's mode bits are 4.
 	if mode != wire.ModeClient || version > maxVersion {
 		ctr.add(outIgnored)
-		return 0
+		return
 	}
-	var q wire.Header
-	if version == 0 || q.Unmarshal(req) != nil || wire.ValidateTrailer(req, version) != nil {
+	if version == 0 || d.q.Unmarshal(req) != nil || wire.ValidateTrailer(req, version) != nil {
 		ctr.add(outMalformed)
-		return 0
+		return
 	}
 	if s.lim != nil {
 		hi, lo := s.lim.key(a16, addr.Is4())
 		ok, kod := s.lim.admit(hi, lo, int64(rx))
 		if !ok {
 			ctr.add(outRateLimited)
-			if !kod {
-				return 0
+			if kod {
+				d.act, d.poll = actRATE, max(clampPoll(d.q.Poll), s.ratePoll)
 			}
-			n := s.kiss(resp, &q, kissRATE, max(clampPoll(q.Poll), s.ratePoll))
-			if n > 0 {
-				ctr.add(outKoDSent)
-			}
-			return n
+			return
 		}
 	}
+	d.act = actServe
 	if version == 4 && len(req) > wire.HeaderLen {
-		return s.handleNTS(resp, req, &q, rx, ctr)
+		s.decideNTS(d, req)
 	}
-	return s.serve(resp, &q, rx, ctr)
 }
 
-// handleNTS answers an NTPv4 request that has extension fields: plain NTP if none is an NTS field;
+// decideNTS examines an NTPv4 request that has extension fields: plain NTP if none is an NTS field;
 // otherwise an authenticated reply, an NTS NAK, or nothing. The costly work (cookie, authenticator, fresh
-// cookies) is done by Open before serve reads the transmit timestamp; Reply then seals the reply's fields
-// over the finished header, transmit timestamp included.
-func (s *Server) handleNTS(resp, req []byte, q *wire.Header, rx timebase.Instant, ctr *counterStripe) int {
+// cookies) is Open's, done here before finish reads the transmit timestamp; Reply then seals the reply's
+// fields over the finished header, transmit timestamp included.
+func (s *Server) decideNTS(d *decision, req []byte) {
 	if s.nts == nil {
 		if nts.IsRequest(req) {
-			ctr.add(outNTSDropped)
-			return 0
+			d.ctr.add(outNTSDropped)
+			d.act = actNone
 		}
-		return s.serve(resp, q, rx, ctr)
+		return
 	}
 	x, v := s.nts.Open(req)
-	defer s.nts.Release(x)
 	switch v {
 	case nts.NotNTS:
-		return s.serve(resp, q, rx, ctr)
-	case nts.NAK:
-		n, err := x.AppendNAK(resp, s.kiss(resp, q, kissNTSN, clampPoll(q.Poll)))
-		if err != nil {
-			ctr.add(outErrors)
-			return 0
+	case nts.NAK, nts.Authentic:
+		d.act, d.x, d.v = actNTS, x, v
+	default:
+		s.nts.Release(x)
+		d.ctr.add(outNTSDropped)
+		d.act = actNone
+	}
+}
+
+// finish carries out d into resp.
+func (s *Server) finish(d *decision, resp []byte) int {
+	ctr := d.ctr
+	switch d.act {
+	case actServe:
+		return s.serve(resp, &d.q, d.rx, ctr)
+	case actRATE:
+		n := s.kiss(resp, &d.q, kissRATE, d.poll)
+		if n > 0 {
+			ctr.add(outKoDSent)
 		}
-		ctr.add(outNTSNAK)
 		return n
-	case nts.Authentic:
-		if len(resp) < x.ReplyLen() {
+	case actNTS:
+		defer s.nts.Release(d.x)
+		if d.v == nts.NAK {
+			n, err := d.x.AppendNAK(resp, s.kiss(resp, &d.q, kissNTSN, clampPoll(d.q.Poll)))
+			if err != nil {
+				ctr.add(outErrors)
+				return 0
+			}
+			ctr.add(outNTSNAK)
+			return n
+		}
+		if len(resp) < d.x.ReplyLen() {
 			ctr.add(outErrors)
 			return 0
 		}
-		n := s.serve(resp, q, rx, ctr)
+		n := s.serve(resp, &d.q, d.rx, ctr)
 		if n == 0 {
 			return 0
 		}
-		n, err := x.Reply(resp, n)
+		n, err := d.x.Reply(resp, n)
 		if err != nil { // unreachable: Open planned the reply for this request and resp has room
 			ctr.add(outErrors)
 			return 0
@@ -193,7 +273,6 @@ func (s *Server) handleNTS(resp, req []byte, q *wire.Header, rx timebase.Instant
 		ctr.add(outNTSServed)
 		return n
 	}
-	ctr.add(outNTSDropped)
 	return 0
 }
 

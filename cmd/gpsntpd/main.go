@@ -536,7 +536,7 @@ func run(ctx context.Context, o *options) error {
 		if sockets == 0 {
 			sockets = runtime.NumCPU()
 		}
-		ntpSrv, err = udp.Listen(udp.Config{Addrs: o.ntpListen, SocketsPerAddr: sockets}, srv, served)
+		ntpSrv, err = udp.Listen(udp.Config{Addrs: o.ntpListen, SocketsPerAddr: sockets}, batchingServer{srv}, served)
 		if err != nil {
 			return err
 		}
@@ -694,3 +694,10 @@ func unwrapOpError(err error) error {
 	}
 	return err
 }
+
+// batchingServer hands the NTP server to the socket edge as a udp.Preparer, so that each batch's NTS
+// cryptography is done before any of its transmit timestamps is read (ntpserve.Batch). ntpserve, a core
+// package, cannot name the edge's interface; the composer joins them.
+type batchingServer struct{ *ntpserve.Server }
+
+func (b batchingServer) NewBatch(n int) udp.BatchHandler { return b.Server.NewBatch(n) }

@@ -40,18 +40,22 @@
 // test VM, so it dominates the handler's share. Batching never waits for a batch to fill, so a lightly
 // loaded server never pays it; a smaller Batch bounds it under load at the cost of more syscalls.
 //
+// A handler whose replies have a costly part that does not depend on the transmit time (NTS: opening the
+// cookie, checking the authenticator, sealing fresh cookies; about 2 us a request) implements Preparer,
+// and its batches go in two passes: Prepare for every datagram, then Finish for each, which reads the
+// transmit timestamp and does only what must follow it (NTS: the header and the sealing of the reply,
+// about half a microsecond). Handled one by one, the first reply of a full batch of NTS requests left more
+// than 60 us after its transmit timestamp, an offset error of 30 us for that client; in two passes it
+// waits only for the other replies' Finish.
+//
 // Handling is bounded in time as well (Config.FlushAfter, 20 us by default): once the replies held back
-// have waited that long for the rest of the batch, they are sent before the next datagram is handled. A
-// plain NTP handler takes a tenth of a microsecond, so a batch of 32 never reaches the bound and still
-// leaves in one sendmmsg; an NTS request takes about 2 us of cryptography, and without the bound the
-// first reply of a full batch of them left more than 60 us after its transmit timestamp, an offset error
-// of 30 us for that client. With it, NTS batches leave in groups of about ten, for one sendmmsg more per
-// ten replies (Stats.Flushes counts them), and the handler's share of the error stays under 10 us, below
-// a LAN's own jitter. It only ever bites at saturation: interleaved runs of NTS at saturation on the
-// 2-core test VM answered a median of 123k requests/s without the bound and 114k with 10 us or 20 us (14
-// rounds each, spreading over 46k-157k: the difference is within the machine's noise). The kernel's
-// share of the wait (the replies ahead in the same sendmmsg) is not bounded this way; it is what a reply
-// costs the kernel, a few microseconds each.
+// have waited that long for the rest of the batch, they are sent before the next reply is handled. A
+// plain NTP reply takes a tenth of a microsecond and an NTS Finish half of one, so on the test VM a batch
+// of 32 stays within the bound and leaves in one sendmmsg; the bound is for slower CPUs (a Pi is several
+// times slower) and handlers without a Preparer, where it keeps the handler's share of the error under
+// 10 us, below a LAN's own jitter, for one sendmmsg more per bound's worth of replies (Stats.Flushes
+// counts them). The kernel's share of the wait (the replies ahead in the same sendmmsg) is not bounded
+// this way; it is what a reply costs the kernel, a few microseconds each.
 //
 // # System calls and the Go scheduler
 //

@@ -23,6 +23,22 @@ type Handler interface {
 	Handle(resp, req []byte, client netip.AddrPort, rx timebase.Instant) int
 }
 
+// Preparer is implemented by a Handler whose replies have a costly part that does not depend on the
+// transmit time (NTS cryptography). For such a handler each socket gets a BatchHandler, and the edge
+// hands it a batch in two passes: Prepare for every datagram, then Finish for every prepared one, so
+// that no reply's transmit timestamp (read in Finish) waits for another request's costly part.
+type Preparer interface {
+	NewBatch(n int) BatchHandler
+}
+
+// BatchHandler is one socket's two-pass handler, used by that socket's goroutine only. i is the
+// datagram's index in the batch (0 <= i < n); every prepared index is finished before it is prepared
+// again. Finish returns the reply length as Handler.Handle does.
+type BatchHandler interface {
+	Prepare(i int, req []byte, client netip.AddrPort, rx timebase.Instant)
+	Finish(i int, resp []byte) int
+}
+
 // Defaults and limits of Config.
 const (
 	DefaultBatch       = 32

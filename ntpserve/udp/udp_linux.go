@@ -46,6 +46,7 @@ type linuxEndpoint struct {
 	v6       bool
 	wildcard bool
 	h        Handler
+	bh       BatchHandler // when h is a Preparer: the two-pass path (processPrepared)
 	clock    timebase.ServedClock
 	batch    int
 	maxDgram int
@@ -64,6 +65,10 @@ type linuxEndpoint struct {
 	sbuf  []byte                  // batch × maxDgram replies
 	rctl  []byte                  // batch × rxControlSize
 	sctl  []byte                  // batch × txControlSize
+
+	// The two-pass path's per-datagram state between its passes.
+	prepared []bool
+	meta     []rxMeta
 }
 
 // openEndpoints opens cfg.SocketsPerAddr sockets for spec. For an implicit wildcard of a family the
@@ -238,6 +243,11 @@ func newLinuxEndpoint(fd int, spec listenSpec, port uint16, cfg Config, h Handle
 		rctl:     make([]byte, b*rxControlSize),
 		sctl:     make([]byte, b*txControlSize),
 	}
+	if p, ok := h.(Preparer); ok {
+		e.bh = p.NewBatch(b)
+		e.prepared = make([]bool, b)
+		e.meta = make([]rxMeta, b)
+	}
 	for i := range b {
 		e.riov[i].Base = &e.rbuf[i*md]
 		e.riov[i].SetLen(md)
@@ -288,7 +298,11 @@ func (e *linuxEndpoint) serve() error {
 			}
 			continue
 		}
-		e.process(n)
+		if e.bh != nil {
+			e.processPrepared(n)
+		} else {
+			e.process(n)
+		}
 	}
 	return nil
 }
@@ -388,86 +402,145 @@ func ntohs(p uint16) uint16 {
 // process hands the n received datagrams to the handler and sends the replies in one batch, or in several
 // when handling them takes longer than e.flush.
 func (e *linuxEndpoint) process(n int) {
-	var truncated, noTime, badReply, dropped, flushes uint64
-	k := 0
-	md := e.maxDgram
-	var held time.Time // when the handler started on the first reply held back (monotonic reading)
+	var st batchCounts
+	var b replyBatch
 	for i := range n {
-		m := &e.rmsgs[i]
-		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) > md {
-			truncated++
-			continue
-		}
-		client, ok := e.sourceAddr(i, m.Hdr.Namelen)
+		client, rx, meta, ok := e.datagram(i, &st)
 		if !ok {
-			dropped++
 			continue
 		}
-		var meta rxMeta
-		cl := min(int(m.Hdr.Controllen), rxControlSize)
-		parseControl(e.rctl[i*rxControlSize:i*rxControlSize+cl], &meta)
-		var rx timebase.Instant
-		if meta.hasTime {
-			rx = e.clock.FromKernel(meta.kernel)
-		} else {
-			noTime++
-			rx = e.clock.Now()
-		}
-		req := e.rbuf[i*md : i*md+int(m.Len)]
-		resp := e.sbuf[i*md : (i+1)*md]
-		var start time.Time
-		if k == 0 && e.flush > 0 && n > 1 {
-			start = time.Now()
-		}
-		rn := e.h.Handle(resp, req, client, rx)
-		if rn == 0 {
-			continue
-		}
-		if rn < 0 || rn > len(req) {
-			badReply++
-			continue
-		}
-		s := &e.smsgs[k].Hdr
-		s.Name = (*byte)(unsafe.Pointer(&e.names[i]))
-		s.Namelen = m.Hdr.Namelen
-		e.siov[k].Base = &resp[0]
-		e.siov[k].SetLen(rn)
-		if e.wildcard && meta.hasDst {
-			s.Control = &e.sctl[k*txControlSize]
-			s.SetControllen(e.sourceControl(e.sctl[k*txControlSize:(k+1)*txControlSize], &meta))
-		} else {
-			s.Control = nil
-			s.SetControllen(0)
-		}
-		if k == 0 {
-			held = start
-		}
-		k++
-		if e.flush > 0 && i+1 < n && time.Since(held) >= e.flush {
-			e.send(k)
-			k = 0
-			flushes++
+		b.start(e, n)
+		rn := e.h.Handle(e.resp(i), e.req(i), client, rx)
+		e.queue(&b, i, rn, &meta, n, &st)
+	}
+	e.finishBatch(&b, n, &st)
+}
+
+// processPrepared is process for a Preparer: every datagram is prepared before any reply is finished.
+func (e *linuxEndpoint) processPrepared(n int) {
+	var st batchCounts
+	var b replyBatch
+	for i := range n {
+		client, rx, meta, ok := e.datagram(i, &st)
+		e.prepared[i] = ok
+		if ok {
+			e.meta[i] = meta
+			e.bh.Prepare(i, e.req(i), client, rx)
 		}
 	}
+	for i := range n {
+		if !e.prepared[i] {
+			continue
+		}
+		b.start(e, n)
+		rn := e.bh.Finish(i, e.resp(i))
+		e.queue(&b, i, rn, &e.meta[i], n, &st)
+	}
+	e.finishBatch(&b, n, &st)
+}
+
+// batchCounts are one batch's counters, added to the socket's once per batch.
+type batchCounts struct {
+	truncated, noTime, badReply, dropped, flushes uint64
+}
+
+// replyBatch is the replies of a batch not yet sent.
+type replyBatch struct {
+	k    int       // replies queued in smsgs
+	held time.Time // when the handler started on the first of them (monotonic reading)
+	next time.Time // the reading taken by start for the reply being handled
+}
+
+// start notes the time before a reply is handled, when it may become the first one held back.
+func (b *replyBatch) start(e *linuxEndpoint, n int) {
+	if b.k == 0 && e.flush > 0 && n > 1 {
+		b.next = time.Now()
+	}
+}
+
+func (e *linuxEndpoint) req(i int) []byte {
+	return e.rbuf[i*e.maxDgram : i*e.maxDgram+int(e.rmsgs[i].Len)]
+}
+
+func (e *linuxEndpoint) resp(i int) []byte { return e.sbuf[i*e.maxDgram : (i+1)*e.maxDgram] }
+
+// datagram checks received datagram i and reads its source and receive time; false: dropped (counted).
+func (e *linuxEndpoint) datagram(i int, st *batchCounts) (netip.AddrPort, timebase.Instant, rxMeta, bool) {
+	m := &e.rmsgs[i]
+	var meta rxMeta
+	if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) > e.maxDgram {
+		st.truncated++
+		return netip.AddrPort{}, 0, meta, false
+	}
+	client, ok := e.sourceAddr(i, m.Hdr.Namelen)
+	if !ok {
+		st.dropped++
+		return netip.AddrPort{}, 0, meta, false
+	}
+	cl := min(int(m.Hdr.Controllen), rxControlSize)
+	parseControl(e.rctl[i*rxControlSize:i*rxControlSize+cl], &meta)
+	if !meta.hasTime {
+		st.noTime++
+		return client, e.clock.Now(), meta, true
+	}
+	return client, e.clock.FromKernel(meta.kernel), meta, true
+}
+
+// queue adds the reply to datagram i (rn bytes, 0 for none) to the batch, and sends what is held back
+// once it has waited e.flush and datagrams remain.
+func (e *linuxEndpoint) queue(b *replyBatch, i, rn int, meta *rxMeta, n int, st *batchCounts) {
+	if rn == 0 {
+		return
+	}
+	if rn < 0 || rn > int(e.rmsgs[i].Len) {
+		st.badReply++
+		return
+	}
+	resp := e.resp(i)
+	s := &e.smsgs[b.k].Hdr
+	s.Name = (*byte)(unsafe.Pointer(&e.names[i]))
+	s.Namelen = e.rmsgs[i].Hdr.Namelen
+	e.siov[b.k].Base = &resp[0]
+	e.siov[b.k].SetLen(rn)
+	if e.wildcard && meta.hasDst {
+		s.Control = &e.sctl[b.k*txControlSize]
+		s.SetControllen(e.sourceControl(e.sctl[b.k*txControlSize:(b.k+1)*txControlSize], meta))
+	} else {
+		s.Control = nil
+		s.SetControllen(0)
+	}
+	if b.k == 0 {
+		b.held = b.next
+	}
+	b.k++
+	if e.flush > 0 && i+1 < n && time.Since(b.held) >= e.flush {
+		e.send(b.k)
+		b.k = 0
+		st.flushes++
+	}
+}
+
+// finishBatch sends the rest of the batch and adds its counters to the socket's.
+func (e *linuxEndpoint) finishBatch(b *replyBatch, n int, st *batchCounts) {
 	e.ctr.received.Add(uint64(n))
 	e.ctr.batches.Add(1)
-	if truncated != 0 {
-		e.ctr.truncated.Add(truncated)
+	if st.truncated != 0 {
+		e.ctr.truncated.Add(st.truncated)
 	}
-	if noTime != 0 {
-		e.ctr.noTimestamp.Add(noTime)
+	if st.noTime != 0 {
+		e.ctr.noTimestamp.Add(st.noTime)
 	}
-	if badReply != 0 {
-		e.ctr.badReply.Add(badReply)
+	if st.badReply != 0 {
+		e.ctr.badReply.Add(st.badReply)
 	}
-	if dropped != 0 {
-		e.ctr.recvErrors.Add(dropped)
+	if st.dropped != 0 {
+		e.ctr.recvErrors.Add(st.dropped)
 	}
-	if flushes != 0 {
-		e.ctr.flushes.Add(flushes)
+	if st.flushes != 0 {
+		e.ctr.flushes.Add(st.flushes)
 	}
-	if k > 0 {
-		e.send(k)
+	if b.k > 0 {
+		e.send(b.k)
 	}
 }
 

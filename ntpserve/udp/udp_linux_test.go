@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -780,5 +781,83 @@ func BenchmarkPipelined(b *testing.B) {
 	}
 	if st := settledStats(s, func(st Stats) bool { return st.Replied >= uint64(b.N) }); st.Replied < uint64(b.N) {
 		b.Fatalf("replied %d < %d", st.Replied, b.N)
+	}
+}
+
+// prepHandler is a Preparer that logs the order of its calls; its first Prepare waits on block.
+type prepHandler struct {
+	echoHandler
+	mu  sync.Mutex
+	log []string
+}
+
+func (h *prepHandler) NewBatch(n int) BatchHandler { return &prepBatch{h: h, reqs: make([][]byte, n)} }
+
+type prepBatch struct {
+	h    *prepHandler
+	reqs [][]byte
+}
+
+func (b *prepBatch) Prepare(i int, req []byte, client netip.AddrPort, rx timebase.Instant) {
+	b.h.first.Do(func() {
+		close(b.h.entered)
+		<-b.h.block
+	})
+	b.reqs[i] = append(b.reqs[i][:0], req...)
+	b.h.mu.Lock()
+	b.h.log = append(b.h.log, fmt.Sprintf("P%d", i))
+	b.h.mu.Unlock()
+}
+
+func (b *prepBatch) Finish(i int, resp []byte) int {
+	req := b.reqs[i]
+	for j := range req {
+		resp[j] = req[len(req)-1-j]
+	}
+	b.h.mu.Lock()
+	b.h.log = append(b.h.log, fmt.Sprintf("F%d", i))
+	b.h.mu.Unlock()
+	return len(req)
+}
+
+// A Preparer's batch is prepared whole before any reply is finished, and every reply still goes out.
+func TestPreparerTwoPasses(t *testing.T) {
+	h := &prepHandler{echoHandler: echoHandler{block: make(chan struct{}), entered: make(chan struct{})}}
+	s := startServer(t, Config{Addrs: []string{"127.0.0.1:0"}, SocketsPerAddr: 1, Batch: 8, FlushAfter: -1}, h, &offsetClock{})
+	dst := s.LocalAddrs()[0]
+	c := listenClient(t, "udp4", "127.0.0.1:0")
+	send := func(i int) {
+		if _, err := c.WriteToUDPAddrPort(request(byte(i), 48), dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0)
+	<-h.entered
+	const queued = 8
+	for i := 1; i <= queued; i++ {
+		send(i)
+	}
+	close(h.block)
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 100)
+	for i := 0; i <= queued; i++ {
+		n, _, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if n != 48 || buf[47] != byte(i) {
+			t.Fatalf("reply %d: %d bytes %x", i, n, buf[:n])
+		}
+	}
+	settledStats(s, func(st Stats) bool { return st.Replied >= queued+1 })
+	h.mu.Lock()
+	got := strings.Join(h.log, " ")
+	h.mu.Unlock()
+	want := "P0 F0 P0 P1 P2 P3 P4 P5 P6 P7 F0 F1 F2 F3 F4 F5 F6 F7"
+	if got != want {
+		t.Errorf("calls %s\nwant  %s", got, want)
+	}
+	if len(h.snapshot()) != 0 {
+		t.Error("Handle was called for a Preparer")
 	}
 }
