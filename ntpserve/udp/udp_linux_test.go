@@ -460,10 +460,11 @@ func TestTruncatedAndBadRepliesAreDropped(t *testing.T) {
 	}
 }
 
-func TestBatchesFormUnderLoad(t *testing.T) {
-	h := &echoHandler{block: make(chan struct{}), entered: make(chan struct{})}
-	s := startServer(t, Config{Addrs: []string{"127.0.0.1:0"}, SocketsPerAddr: 1, Batch: 8}, h, &offsetClock{})
-	dst := s.LocalAddrs()[0]
+// queueBehindFirst sends datagram 0, waits until the handler is busy with it (entered), sends datagrams
+// 1 to queued, which queue in the socket meanwhile (loopback delivers within the send call), releases the
+// handler (block) and reads the queued+1 replies in order, returning them.
+func queueBehindFirst(t *testing.T, dst netip.AddrPort, entered <-chan struct{}, block chan struct{}, queued int) [][]byte {
+	t.Helper()
 	c := listenClient(t, "udp4", "127.0.0.1:0")
 	send := func(i int) {
 		if _, err := c.WriteToUDPAddrPort(request(byte(i), 48), dst); err != nil {
@@ -471,19 +472,29 @@ func TestBatchesFormUnderLoad(t *testing.T) {
 		}
 	}
 	send(0)
-	<-h.entered // the loop is busy with datagram 0...
-	const queued = 20
+	<-entered
 	for i := 1; i <= queued; i++ {
-		send(i) // ...so these queue in the socket (loopback delivers within the send call)
+		send(i)
 	}
-	close(h.block)
+	close(block)
 	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	buf := make([]byte, 100)
+	var replies [][]byte
 	for i := 0; i <= queued; i++ {
-		if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
+		buf := make([]byte, 100)
+		n, _, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
 			t.Fatalf("reply %d: %v", i, err)
 		}
+		replies = append(replies, buf[:n])
 	}
+	return replies
+}
+
+func TestBatchesFormUnderLoad(t *testing.T) {
+	h := &echoHandler{block: make(chan struct{}), entered: make(chan struct{})}
+	s := startServer(t, Config{Addrs: []string{"127.0.0.1:0"}, SocketsPerAddr: 1, Batch: 8}, h, &offsetClock{})
+	const queued = 20
+	queueBehindFirst(t, s.LocalAddrs()[0], h.entered, h.block, queued)
 	st := settledStats(s, func(st Stats) bool { return st.Replied >= queued+1 })
 	// Datagram 0 alone (nothing else was queued: MSG_WAITFORONE does not wait), then 20 in batches of 8.
 	if st.Received != queued+1 || st.Replied != queued+1 || st.Batches != 4 {
@@ -504,27 +515,8 @@ func TestSlowBatchFlushesEarly(t *testing.T) {
 	} {
 		h := &echoHandler{block: make(chan struct{}), entered: make(chan struct{}), spin: 30 * time.Microsecond}
 		s := startServer(t, Config{Addrs: []string{"127.0.0.1:0"}, SocketsPerAddr: 1, Batch: 8, FlushAfter: c.flush}, h, &offsetClock{})
-		dst := s.LocalAddrs()[0]
-		cl := listenClient(t, "udp4", "127.0.0.1:0")
-		send := func(i int) {
-			if _, err := cl.WriteToUDPAddrPort(request(byte(i), 48), dst); err != nil {
-				t.Fatal(err)
-			}
-		}
-		send(0)
-		<-h.entered
 		const queued = 8
-		for i := 1; i <= queued; i++ {
-			send(i)
-		}
-		close(h.block)
-		_ = cl.SetReadDeadline(time.Now().Add(3 * time.Second))
-		buf := make([]byte, 100)
-		for i := 0; i <= queued; i++ {
-			if _, _, err := cl.ReadFromUDPAddrPort(buf); err != nil {
-				t.Fatalf("flush %v: reply %d: %v", c.flush, i, err)
-			}
-		}
+		queueBehindFirst(t, s.LocalAddrs()[0], h.entered, h.block, queued)
 		st := settledStats(s, func(st Stats) bool { return st.Replied >= queued+1 })
 		// 8 replies of 30 us each against a 50 us bound: sent after the 2nd, 4th and 6th, then the rest.
 		if st.Replied != queued+1 || (st.Flushes > 0) != c.wantFlushes || (c.wantFlushes && st.Flushes > 7) {
@@ -824,29 +816,10 @@ func (b *prepBatch) Finish(i int, resp []byte) int {
 func TestPreparerTwoPasses(t *testing.T) {
 	h := &prepHandler{echoHandler: echoHandler{block: make(chan struct{}), entered: make(chan struct{})}}
 	s := startServer(t, Config{Addrs: []string{"127.0.0.1:0"}, SocketsPerAddr: 1, Batch: 8, FlushAfter: -1}, h, &offsetClock{})
-	dst := s.LocalAddrs()[0]
-	c := listenClient(t, "udp4", "127.0.0.1:0")
-	send := func(i int) {
-		if _, err := c.WriteToUDPAddrPort(request(byte(i), 48), dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send(0)
-	<-h.entered
 	const queued = 8
-	for i := 1; i <= queued; i++ {
-		send(i)
-	}
-	close(h.block)
-	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	buf := make([]byte, 100)
-	for i := 0; i <= queued; i++ {
-		n, _, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			t.Fatalf("reply %d: %v", i, err)
-		}
-		if n != 48 || buf[47] != byte(i) {
-			t.Fatalf("reply %d: %d bytes %x", i, n, buf[:n])
+	for i, r := range queueBehindFirst(t, s.LocalAddrs()[0], h.entered, h.block, queued) {
+		if len(r) != 48 || r[47] != byte(i) {
+			t.Fatalf("reply %d: %d bytes %x", i, len(r), r)
 		}
 	}
 	settledStats(s, func(st Stats) bool { return st.Replied >= queued+1 })
