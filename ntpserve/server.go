@@ -132,7 +132,7 @@ func (b *Batch) Prepare(i int, req []byte, client netip.AddrPort, rx timebase.In
 func (b *Batch) Finish(i int, resp []byte) int {
 	d := &b.slots[i]
 	n := b.s.finish(d, resp)
-	*d = decision{}
+	d.act, d.x = actNone, nil // the Exchange went back to its pool
 	return n
 }
 
@@ -169,7 +169,9 @@ func (s *Server) decide(d *decision, req []byte, client netip.AddrPort, rx timeb
 	port := client.Port()
 	a16 := addr.As16()
 	ctr := s.ctr.stripe(binary.LittleEndian.Uint64(a16[:8]) ^ binary.LittleEndian.Uint64(a16[8:]) ^ uint64(port))
-	*d = decision{rx: rx, ctr: ctr}
+	// Field by field: d.q is written whole by Unmarshal before any action that reads it is chosen, and
+	// zeroing the whole decision first made BenchmarkHandle/nolimit about 6 % slower (interleaved runs).
+	d.act, d.poll, d.v, d.x, d.rx, d.ctr = actNone, 0, 0, nil, rx, ctr
 
 	if !replyable(addr, port) || !s.acl.allows(addr) {
 		ctr.add(outDenied)
