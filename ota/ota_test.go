@@ -72,6 +72,8 @@ func FuzzRootSlot(f *testing.F) {
 	f.Add(gptCmdline, 3)
 	f.Add("root=/dev/sda2 ro", 2)
 	f.Add("a root=PARTUUID=01234567-02 b", 3)
+	f.Add("00000 root=PARTUUID=0/PARTNROFF=1\v", 3) // \v ends a word for the kernel
+	f.Add("root=/dev/sda2\xa0ro", 3)
 	f.Fuzz(func(t *testing.T, cmdline string, slot int) {
 		got, err := WithRootSlot(cmdline, slot)
 		if err != nil {

@@ -35,7 +35,7 @@ var (
 // when the GPT form names it ("" otherwise). Exactly one root= word must be present.
 func RootSlot(cmdline string) (slot int, bootGUID string, err error) {
 	var root string
-	for _, w := range strings.Fields(cmdline) {
+	for _, w := range words(cmdline) {
 		if strings.HasPrefix(w, "root=") {
 			if root != "" {
 				return 0, "", fmt.Errorf("ota: command line has two root= words (%q, %q)", root, w)
@@ -94,7 +94,28 @@ func WithRootSlot(cmdline string, slot int) (string, error) {
 	return cmdline[:start] + repl + cmdline[end:], nil
 }
 
-func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+// isSpace is the kernel's isspace (lib/ctype.c), by which it splits the command line into words: space,
+// \t \n \v \f \r, and 0xA0 (Latin-1's no-break space). RootSlot and WithRootSlot must agree with the kernel
+// and with each other on where root= ends; strings.Fields, which RootSlot used, splits on Unicode spaces,
+// and a fuzzed line ending in \v made the two disagree.
+func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') || b == 0xa0 }
+
+// words splits cmdline as the kernel does, byte by byte.
+func words(cmdline string) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(cmdline); i++ {
+		if i == len(cmdline) || isSpace(cmdline[i]) {
+			if start >= 0 {
+				out = append(out, cmdline[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	return out
+}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
